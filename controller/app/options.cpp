@@ -1,0 +1,170 @@
+#include "controller/app/options.h"
+
+#include <charconv>
+#include <functional>
+#include <map>
+#include <optional>
+#include <sstream>
+
+namespace envop::app {
+namespace {
+
+struct Flag {
+  std::string help;
+  bool isBool = false;
+  // Returns an error message, or nothing when the value is accepted.
+  std::function<std::optional<std::string>(Options&, const std::string&)> set;
+};
+
+std::optional<std::string> setString(std::string& field, const std::string& value) {
+  field = value;
+  return std::nullopt;
+}
+
+std::optional<std::string> setBindAddress(std::string& field, const std::string& value,
+                                          const char* flag) {
+  // "0" disables the endpoint, as in controller-runtime; otherwise host:port or :port.
+  if (value != "0" && value.find(':') == std::string::npos) {
+    return std::string("invalid value \"") + value + "\" for flag --" + flag +
+           ": want [host]:port, or 0 to disable";
+  }
+  field = value;
+  return std::nullopt;
+}
+
+const std::map<std::string, Flag>& flags() {
+  static const std::map<std::string, Flag> table = {
+      {"kubeconfig",
+       {"Path to a kubeconfig. Default: in-cluster config, then $KUBECONFIG, then "
+        "~/.kube/config.",
+        false, [](Options& o, const std::string& v) { return setString(o.kubeconfig, v); }}},
+      {"metrics-bind-address",
+       {"Address the /metrics endpoint binds to; 0 disables it. Default :8080.", false,
+        [](Options& o, const std::string& v) {
+          return setBindAddress(o.metricsBindAddress, v, "metrics-bind-address");
+        }}},
+      {"health-probe-bind-address",
+       {"Address /healthz and /readyz bind to; 0 disables them. Default :8081.", false,
+        [](Options& o, const std::string& v) {
+          return setBindAddress(o.healthProbeBindAddress, v, "health-probe-bind-address");
+        }}},
+      {"leader-elect",
+       {"Elect a leader through a coordination.k8s.io Lease, so that only one replica "
+        "reconciles.",
+        true,
+        [](Options& o, const std::string& v) -> std::optional<std::string> {
+          if (v == "true" || v == "1") {
+            o.leaderElect = true;
+          } else if (v == "false" || v == "0") {
+            o.leaderElect = false;
+          } else {
+            return "invalid value \"" + v + "\" for flag --leader-elect: want true or false";
+          }
+          return std::nullopt;
+        }}},
+      {"leader-election-namespace",
+       {"Namespace of the leader-election Lease. Default: --namespace.", false,
+        [](Options& o, const std::string& v) {
+          return setString(o.leaderElectionNamespace, v);
+        }}},
+      {"leader-election-id",
+       {"Name of the leader-election Lease. Default envop-controller-leader.", false,
+        [](Options& o, const std::string& v) -> std::optional<std::string> {
+          if (v.empty()) return "flag --leader-election-id must not be empty";
+          o.leaderElectionId = v;
+          return std::nullopt;
+        }}},
+      {"max-concurrent-reconciles",
+       {"How many Environments are reconciled at once. Default 1.", false,
+        [](Options& o, const std::string& v) -> std::optional<std::string> {
+          int n = 0;
+          auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+          if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 1024) {
+            return "invalid value \"" + v +
+                   "\" for flag --max-concurrent-reconciles: want a whole number from 1 to 1024";
+          }
+          o.maxConcurrentReconciles = n;
+          return std::nullopt;
+        }}},
+      {"log-format",
+       {"json (one object per line) or text. Default json.", false,
+        [](Options& o, const std::string& v) -> std::optional<std::string> {
+          if (!util::parseLogFormat(v, o.logFormat)) {
+            return "invalid value \"" + v + "\" for flag --log-format: want json or text";
+          }
+          return std::nullopt;
+        }}},
+      {"log-level",
+       {"trace, debug, info, warn, error. Default info.", false,
+        [](Options& o, const std::string& v) -> std::optional<std::string> {
+          if (!util::parseLogLevel(v, o.logLevel)) {
+            return "invalid value \"" + v +
+                   "\" for flag --log-level: want trace, debug, info, warn or error";
+          }
+          return std::nullopt;
+        }}},
+      {"namespace",
+       {"The controller's own namespace, where credentials Secrets live. Default: the "
+        "in-cluster namespace, else envop-system.",
+        false, [](Options& o, const std::string& v) { return setString(o.namespace_, v); }}},
+  };
+  return table;
+}
+
+}  // namespace
+
+ParsedOptions parseOptions(const std::vector<std::string>& args) {
+  ParsedOptions parsed;
+  auto fail = [&parsed](std::string message) {
+    parsed.outcome = ParsedOptions::Outcome::kError;
+    parsed.error = std::move(message);
+    return parsed;
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.size() < 2 || arg[0] != '-') {
+      return fail("unexpected argument \"" + arg + "\": envop-controller takes only flags");
+    }
+    std::string body = arg.substr(arg[1] == '-' ? 2 : 1);
+    if (body == "help" || body == "h") {
+      parsed.outcome = ParsedOptions::Outcome::kHelp;
+      return parsed;
+    }
+    std::optional<std::string> value;
+    if (auto eq = body.find('='); eq != std::string::npos) {
+      value = body.substr(eq + 1);
+      body.resize(eq);
+    }
+    auto it = flags().find(body);
+    if (it == flags().end()) {
+      return fail("unknown flag --" + body + " (see --help)");
+    }
+    const Flag& flag = it->second;
+    if (!value) {
+      if (flag.isBool) {
+        value = "true";
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return fail("flag --" + body + " needs a value");
+      }
+    }
+    if (auto error = flag.set(parsed.options, *value)) {
+      return fail(*error);
+    }
+  }
+  return parsed;
+}
+
+std::string usage(const std::string& program) {
+  std::ostringstream out;
+  out << "Usage: " << program << " [flags]\n\n"
+      << "envop-controller reconciles envop.io/v1alpha1 Environments.\n\nFlags:\n";
+  for (const auto& [name, flag] : flags()) {
+    out << "  --" << name << (flag.isBool ? "" : " value") << "\n      " << flag.help << "\n";
+  }
+  out << "  --help\n      Print this text and exit.\n";
+  return out.str();
+}
+
+}  // namespace envop::app

@@ -1,0 +1,39 @@
+// Options are the controller's command-line flags, named as kubebuilder-made
+// operators name them so that cluster admins feel at home (api.md, "The
+// controller's command line"). Parsing is pure: it reads no file and exits nothing.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "controller/util/logging.h"
+
+namespace envop::app {
+
+struct Options {
+  std::string kubeconfig;  // empty: in-cluster, then $KUBECONFIG, then ~/.kube/config
+  std::string metricsBindAddress = ":8080";
+  std::string healthProbeBindAddress = ":8081";
+  bool leaderElect = false;
+  std::string leaderElectionNamespace;  // empty: the controller's own namespace
+  std::string leaderElectionId = "envop-controller-leader";
+  int maxConcurrentReconciles = 1;
+  util::LogFormat logFormat = util::LogFormat::kJson;
+  int logLevel = 2;        // info
+  std::string namespace_;  // empty: the in-cluster namespace file, else envop-system
+};
+
+struct ParsedOptions {
+  enum class Outcome { kRun, kHelp, kError };
+  Outcome outcome = Outcome::kRun;
+  Options options;
+  std::string error;  // one line naming the bad flag, for kError
+};
+
+// Accepts --flag=value, --flag value, and the single-dash spellings Go's flag package takes.
+ParsedOptions parseOptions(const std::vector<std::string>& args);
+
+// The --help text.
+std::string usage(const std::string& program);
+
+}  // namespace envop::app

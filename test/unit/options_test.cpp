@@ -1,0 +1,81 @@
+#include "controller/app/options.h"
+
+#include <gtest/gtest.h>
+
+namespace envop::app {
+namespace {
+
+using Outcome = ParsedOptions::Outcome;
+
+TEST(OptionsTest, DefaultsMatchKubebuilderOperators) {
+  const ParsedOptions parsed = parseOptions({});
+  ASSERT_EQ(parsed.outcome, Outcome::kRun);
+  EXPECT_EQ(parsed.options.metricsBindAddress, ":8080");
+  EXPECT_EQ(parsed.options.healthProbeBindAddress, ":8081");
+  EXPECT_EQ(parsed.options.leaderElectionId, "envop-controller-leader");
+  EXPECT_FALSE(parsed.options.leaderElect);
+  EXPECT_EQ(parsed.options.maxConcurrentReconciles, 1);
+  EXPECT_EQ(parsed.options.logFormat, util::LogFormat::kJson);
+}
+
+TEST(OptionsTest, AcceptsBothValueSpellingsAndSingleDash) {
+  const ParsedOptions parsed =
+      parseOptions({"--kubeconfig=/tmp/kc", "--metrics-bind-address", "127.0.0.1:9090",
+                    "-leader-elect", "--max-concurrent-reconciles=4", "--log-format", "text",
+                    "--namespace=ops"});
+  ASSERT_EQ(parsed.outcome, Outcome::kRun) << parsed.error;
+  EXPECT_EQ(parsed.options.kubeconfig, "/tmp/kc");
+  EXPECT_EQ(parsed.options.metricsBindAddress, "127.0.0.1:9090");
+  EXPECT_TRUE(parsed.options.leaderElect);
+  EXPECT_EQ(parsed.options.maxConcurrentReconciles, 4);
+  EXPECT_EQ(parsed.options.logFormat, util::LogFormat::kText);
+  EXPECT_EQ(parsed.options.namespace_, "ops");
+}
+
+TEST(OptionsTest, BoolFlagTakesExplicitFalse) {
+  const ParsedOptions parsed = parseOptions({"--leader-elect=true", "--leader-elect=false"});
+  ASSERT_EQ(parsed.outcome, Outcome::kRun);
+  EXPECT_FALSE(parsed.options.leaderElect);
+}
+
+TEST(OptionsTest, HelpWins) {
+  EXPECT_EQ(parseOptions({"--log-format=text", "--help"}).outcome, Outcome::kHelp);
+  EXPECT_EQ(parseOptions({"-h"}).outcome, Outcome::kHelp);
+}
+
+TEST(OptionsTest, BadInputNamesTheFlagOnOneLine) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string mentions;
+  };
+  const std::vector<Case> cases = {
+      {{"--no-such-flag"}, "--no-such-flag"},
+      {{"--max-concurrent-reconciles=0"}, "--max-concurrent-reconciles"},
+      {{"--max-concurrent-reconciles=two"}, "--max-concurrent-reconciles"},
+      {{"--log-format=yaml"}, "--log-format"},
+      {{"--log-level=loud"}, "--log-level"},
+      {{"--leader-elect=maybe"}, "--leader-elect"},
+      {{"--metrics-bind-address=8080"}, "--metrics-bind-address"},
+      {{"--kubeconfig"}, "--kubeconfig"},
+      {{"stray"}, "stray"},
+  };
+  for (const Case& c : cases) {
+    const ParsedOptions parsed = parseOptions(c.args);
+    EXPECT_EQ(parsed.outcome, Outcome::kError) << c.args.front();
+    EXPECT_NE(parsed.error.find(c.mentions), std::string::npos) << parsed.error;
+    EXPECT_EQ(parsed.error.find('\n'), std::string::npos) << parsed.error;
+  }
+}
+
+TEST(OptionsTest, UsageListsEveryFlagOfTheContract) {
+  const std::string text = usage("envop-controller");
+  for (const char* flag :
+       {"--kubeconfig", "--metrics-bind-address", "--health-probe-bind-address", "--leader-elect",
+        "--leader-election-namespace", "--leader-election-id", "--max-concurrent-reconciles",
+        "--log-format", "--log-level", "--namespace", "--help"}) {
+    EXPECT_NE(text.find(flag), std::string::npos) << flag;
+  }
+}
+
+}  // namespace
+}  // namespace envop::app
