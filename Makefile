@@ -1,0 +1,40 @@
+# Thin entry points; the real work is in CMake, ctest and the scripts they name.
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= 2
+CMAKE_FLAGS ?=
+
+.PHONY: all deps binaries build test unit integration demo bench asan clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+# The control plane and helm, built from source once and cached in ~/.cache/envop.
+binaries: deps
+	@test/cluster/build-binaries >/dev/null
+
+build: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build binaries
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+unit: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -L unit
+
+integration: build binaries
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -L integration
+
+# Unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan:
+	@$(MAKE) --no-print-directory BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_FLAGS=-DENVOP_SANITIZE=ON build
+	ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L unit
+
+demo: build binaries
+	scripts/demo $(BUILD_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR) build-asan

@@ -1,0 +1,84 @@
+#include "test/support/local_cluster.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/process.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <future>
+#include <stdexcept>
+
+namespace envop::testing {
+
+namespace bp = boost::process;
+
+CommandResult runCommand(const std::vector<std::string>& argv,
+                         const std::map<std::string, std::string>& env) {
+  CommandResult result;
+  if (argv.empty()) throw std::invalid_argument("runCommand: empty argv");
+  bp::environment childEnv = boost::this_process::environment();
+  for (const auto& [k, v] : env) childEnv[k] = v;
+  std::future<std::string> out;
+  std::future<std::string> err;
+  boost::asio::io_context io;
+  const std::string exe =
+      argv[0].find('/') == std::string::npos ? bp::search_path(argv[0]).string() : argv[0];
+  if (exe.empty()) throw std::runtime_error("runCommand: " + argv[0] + " is not on PATH");
+  bp::child child(exe, std::vector<std::string>(argv.begin() + 1, argv.end()), childEnv,
+                  bp::std_in.close(), bp::std_out > out, bp::std_err > err, io);
+  io.run();
+  child.wait();
+  result.exitCode = child.exit_code();
+  result.out = out.get();
+  result.err = err.get();
+  return result;
+}
+
+const LocalCluster& LocalCluster::get() {
+  static const LocalCluster cluster = [] {
+    const char* dir = std::getenv("ENVOP_CLUSTER_DIR");
+    if (dir == nullptr || *dir == '\0') {
+      throw std::runtime_error(
+          "ENVOP_CLUSTER_DIR is not set: run integration tests through ctest, which starts "
+          "the control plane with test/cluster/up");
+    }
+    LocalCluster c;
+    c.dir_ = dir;
+    std::ifstream in(c.dir_ + "/env");
+    if (!in) {
+      throw std::runtime_error("no control plane in " + c.dir_ + ": " + c.dir_ +
+                               "/env is missing (did test/cluster/up fail?)");
+    }
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty() || line[0] == '#') continue;
+      const auto eq = line.find('=');
+      if (eq != std::string::npos) c.values_[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    c.kubeconfig_ = c.value("KUBECONFIG");
+    c.binDir_ = c.value("BIN_DIR");
+    if (c.kubeconfig_.empty() || c.binDir_.empty()) {
+      throw std::runtime_error(c.dir_ + "/env lacks KUBECONFIG or BIN_DIR");
+    }
+    return c;
+  }();
+  return cluster;
+}
+
+std::string LocalCluster::value(const std::string& key) const {
+  auto it = values_.find(key);
+  return it == values_.end() ? "" : it->second;
+}
+
+CommandResult LocalCluster::kubectl(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {binDir_ + "/kubectl", "--kubeconfig", kubeconfig_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runCommand(argv);
+}
+
+std::string uniqueName(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
+
+}  // namespace envop::testing

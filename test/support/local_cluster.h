@@ -1,0 +1,46 @@
+// LocalCluster is an integration test's handle on the control plane that
+// test/cluster/up started for the suite (a ctest fixture): where its kubeconfig
+// and binaries are, and a way to run kubectl against it. A test that cannot find
+// the cluster fails; it never skips.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace envop::testing {
+
+struct CommandResult {
+  int exitCode = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs argv (no shell) with the given extra environment, capturing stdout and stderr.
+CommandResult runCommand(const std::vector<std::string>& argv,
+                         const std::map<std::string, std::string>& env = {});
+
+class LocalCluster final {
+ public:
+  // Reads $ENVOP_CLUSTER_DIR/env; throws std::runtime_error naming what is missing.
+  static const LocalCluster& get();
+
+  const std::string& dir() const { return dir_; }
+  const std::string& kubeconfig() const { return kubeconfig_; }
+  const std::string& binDir() const { return binDir_; }
+  // A value from DIR/env (ETCD_ENDPOINT, APISERVER_URL, ...), or "" when absent.
+  std::string value(const std::string& key) const;
+
+  CommandResult kubectl(const std::vector<std::string>& args) const;
+
+ private:
+  std::string dir_;
+  std::string kubeconfig_;
+  std::string binDir_;
+  std::map<std::string, std::string> values_;
+};
+
+// A DNS-1123 name unique to this process and call, so tests never collide.
+std::string uniqueName(const std::string& prefix);
+
+}  // namespace envop::testing
