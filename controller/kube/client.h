@@ -1,0 +1,115 @@
+// Client is envop's Kubernetes REST client: typed verbs (get, list, create, apply,
+// patch, delete, watch) over a Transport, with metav1.Status failures turned into
+// ApiError and every request counted in rest_client_requests_total{code,method,host}.
+// Objects stay JSON (nlohmann::json); callers read the fields they need.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "controller/kube/api_error.h"
+#include "controller/kube/resource.h"
+#include "controller/kube/transport.h"
+
+namespace envop::kube {
+
+using Json = nlohmann::json;
+
+// A value or the ApiError that prevented it; never an exception.
+template <typename T>
+class Result final {
+ public:
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(ApiError error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  bool ok() const { return std::holds_alternative<T>(v_); }
+  explicit operator bool() const { return ok(); }
+  T& value() { return std::get<T>(v_); }
+  const T& value() const { return std::get<T>(v_); }
+  const ApiError& error() const { return std::get<ApiError>(v_); }
+
+ private:
+  std::variant<T, ApiError> v_;
+};
+using Status = Result<std::monostate>;
+
+inline constexpr const char* kFieldManager = "envop";
+
+struct ListOptions {
+  std::string labelSelector;
+  std::string fieldSelector;
+  std::optional<std::string> resourceVersion;  // nullopt: not sent; "0": any cached state
+  int limit = 500;
+  std::string continueToken;
+};
+
+struct ListPage {
+  std::vector<Json> items;
+  std::string resourceVersion;
+  std::string continueToken;  // empty on the last page
+};
+
+struct WatchOptions {
+  std::string resourceVersion;
+  int timeoutSeconds = 300;
+  std::string labelSelector;
+  std::string fieldSelector;
+  bool allowBookmarks = true;
+};
+
+struct DeleteOptions {
+  std::string propagationPolicy;  // "", Background, Foreground, Orphan
+  std::string preconditionUid;
+  std::string preconditionResourceVersion;
+};
+
+enum class PatchType { kMerge, kJson, kStrategicMerge };
+
+class Client final {
+ public:
+  explicit Client(TransportPtr transport);
+
+  Result<Json> get(const Resource& r, const std::string& ns, const std::string& name,
+                   const std::string& subresource = "");
+  // One page; the reflector drives paging itself.
+  Result<ListPage> listPage(const Resource& r, const std::string& ns, const ListOptions& opts);
+  // Every page, following `continue` tokens.
+  Result<ListPage> list(const Resource& r, const std::string& ns, ListOptions opts = {});
+  Result<Json> create(const Resource& r, const Json& object);
+  Result<Json> update(const Resource& r, const Json& object, const std::string& subresource = "");
+  // Server-side apply as field manager `envop` with force (the object names itself).
+  Result<Json> apply(const Resource& r, const Json& object, const std::string& subresource = "",
+                     const std::string& fieldManager = kFieldManager);
+  Result<Json> patch(const Resource& r, const std::string& ns, const std::string& name,
+                     PatchType type, const Json& patch, const std::string& subresource = "");
+  Status remove(const Resource& r, const std::string& ns, const std::string& name,
+                const DeleteOptions& opts = {});
+
+  // Streams watch events ({type, object}) to onEvent until the server ends the watch,
+  // onEvent returns false, or cancel fires. A non-2xx answer is returned as an error.
+  Status watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
+               const std::function<bool(const Json& event)>& onEvent, Cancellation& cancel);
+
+  // GET an arbitrary path (discovery, /version, /readyz).
+  Result<Json> getRaw(const std::string& path);
+  // Whether the API server serves group/version/plural (the ServiceMonitor CRD may be absent).
+  Result<bool> serves(const std::string& groupVersion, const std::string& plural);
+
+  Transport& transport() { return *transport_; }
+
+ private:
+  Result<Json> call(const std::string& verb, HttpRequest request);
+
+  TransportPtr transport_;
+};
+using ClientPtr = std::shared_ptr<Client>;
+
+// metadata.namespace / metadata.name of an object ("" when absent).
+std::string namespaceOf(const Json& object);
+std::string nameOf(const Json& object);
+
+}  // namespace envop::kube

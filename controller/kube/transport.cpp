@@ -1,0 +1,177 @@
+#include "controller/kube/transport.h"
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/ssl.hpp>
+#include <cpprest/http_client.h>
+#include <cpprest/rawptrstream.h>
+#include <cpprest/containerstream.h>
+
+namespace envop::kube {
+
+void Cancellation::cancel() {
+  std::map<int, std::function<void()>> callbacks;
+  {
+    std::lock_guard lock(mu_);
+    if (cancelled_) return;
+    cancelled_ = true;
+    callbacks.swap(callbacks_);
+  }
+  for (auto& [id, cb] : callbacks) cb();
+}
+
+bool Cancellation::cancelled() const {
+  std::lock_guard lock(mu_);
+  return cancelled_;
+}
+
+int Cancellation::subscribe(std::function<void()> onCancel) {
+  {
+    std::lock_guard lock(mu_);
+    if (!cancelled_) {
+      callbacks_.emplace(++next_, std::move(onCancel));
+      return next_;
+    }
+  }
+  onCancel();
+  return 0;
+}
+
+void Cancellation::unsubscribe(int id) {
+  std::lock_guard lock(mu_);
+  callbacks_.erase(id);
+}
+
+namespace {
+
+namespace http = web::http;
+
+class CppRestTransport final : public Transport {
+ public:
+  explicit CppRestTransport(const Config& config) : config_(config) {
+    const web::uri uri(utility::conversions::to_string_t(config.server));
+    host_ = uri.host() + (uri.port() > 0 ? ":" + std::to_string(uri.port()) : "");
+    client_ = makeClient(std::chrono::seconds(60));
+  }
+
+  HttpResponse send(const HttpRequest& request) override {
+    HttpResponse response = sendOnce(request);
+    if (response.status == 401 && config_.tokenSource) {
+      // A bound service-account token may have been rotated under us.
+      config_.tokenSource->invalidate();
+      response = sendOnce(request);
+    }
+    return response;
+  }
+
+  HttpResponse stream(const HttpRequest& request,
+                      const std::function<bool(std::string_view)>& onLine,
+                      Cancellation& cancel) override {
+    HttpResponse result;
+    // Watches live longer than ordinary requests; cpprestsdk's timeout is an
+    // inactivity timer, so it must exceed the watch's own timeoutSeconds.
+    auto client = makeClient(request.timeout + std::chrono::seconds(30));
+    pplx::cancellation_token_source cts;
+    const int subscription = cancel.subscribe([&cts] { cts.cancel(); });
+    try {
+      http::http_response response = client->request(build(request), cts.get_token()).get();
+      result.status = response.status_code();
+      if (result.status == 401 && config_.tokenSource) config_.tokenSource->invalidate();
+      if (result.status < 200 || result.status >= 300) {
+        result.body = response.extract_utf8string(true).get();
+        result.retryAfterSeconds = retryAfter(response);
+      } else {
+        auto body = response.body();
+        while (!cancel.cancelled()) {
+          concurrency::streams::container_buffer<std::string> line;
+          const size_t n = body.read_line(line).get();
+          if (n == 0 && body.is_eof()) break;
+          if (line.collection().empty()) continue;
+          if (!onLine(line.collection())) break;
+        }
+      }
+    } catch (const std::exception& e) {
+      if (!cancel.cancelled()) {
+        result.status = 0;
+        result.error = e.what();
+      }
+    }
+    cancel.unsubscribe(subscription);
+    return result;
+  }
+
+  const std::string& host() const override { return host_; }
+
+ private:
+  std::unique_ptr<http::client::http_client> makeClient(std::chrono::seconds timeout) const {
+    http::client::http_client_config cfg;
+    cfg.set_timeout(timeout);
+    cfg.set_validate_certificates(!config_.insecureSkipTlsVerify);
+    const std::string ca = config_.caPem;
+    const std::string cert = config_.clientCertPem;
+    const std::string key = config_.clientKeyPem;
+    cfg.set_ssl_context_callback([ca, cert, key](boost::asio::ssl::context& ctx) {
+      if (!ca.empty()) {
+        // Trust the kubeconfig's CA and nothing else, as client-go does.
+        SSL_CTX_set_cert_store(ctx.native_handle(), X509_STORE_new());
+        ctx.add_certificate_authority(boost::asio::buffer(ca));
+      }
+      if (!cert.empty() && !key.empty()) {
+        ctx.use_certificate_chain(boost::asio::buffer(cert));
+        ctx.use_private_key(boost::asio::buffer(key), boost::asio::ssl::context::pem);
+      }
+    });
+    return std::make_unique<http::client::http_client>(
+        utility::conversions::to_string_t(config_.server), cfg);
+  }
+
+  http::http_request build(const HttpRequest& request) const {
+    http::http_request req(utility::conversions::to_string_t(request.method));
+    req.set_request_uri(utility::conversions::to_string_t(request.pathAndQuery));
+    req.headers().add(U("Accept"), U("application/json"));
+    req.headers().add(U("User-Agent"), U("envop-controller/0.1"));
+    if (const std::string token = config_.bearerToken(); !token.empty()) {
+      req.headers().add(U("Authorization"), U("Bearer ") + token);
+    }
+    if (!request.contentType.empty()) {
+      req.set_body(request.body, request.contentType);
+    }
+    return req;
+  }
+
+  static int retryAfter(const http::http_response& response) {
+    auto it = response.headers().find(U("Retry-After"));
+    if (it == response.headers().end()) return 0;
+    try {
+      return std::stoi(it->second);
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+
+  HttpResponse sendOnce(const HttpRequest& request) {
+    HttpResponse result;
+    try {
+      http::http_response response = client_->request(build(request)).get();
+      result.status = response.status_code();
+      result.body = response.extract_utf8string(true).get();
+      result.retryAfterSeconds = retryAfter(response);
+    } catch (const std::exception& e) {
+      result.status = 0;
+      result.error = e.what();
+    }
+    return result;
+  }
+
+  const Config config_;
+  std::string host_;
+  std::unique_ptr<http::client::http_client> client_;
+};
+
+}  // namespace
+
+TransportPtr makeTransport(const Config& config) {
+  return std::make_shared<CppRestTransport>(config);
+}
+
+}  // namespace envop::kube

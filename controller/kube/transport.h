@@ -1,0 +1,70 @@
+// Transport is the one seam between envop and an HTTP library: it sends a request to
+// the API server and returns the response, or streams a response line by line (a
+// watch). The REST client above it knows Kubernetes; the transport knows only HTTP,
+// so it can be swapped (cpprestsdk today) or faked. Transports never throw.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "controller/kube/config.h"
+
+namespace envop::kube {
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string pathAndQuery;  // "/api/v1/namespaces?limit=500"
+  std::string body;
+  std::string contentType;  // empty: no body
+  std::chrono::seconds timeout{30};
+};
+
+struct HttpResponse {
+  int status = 0;            // 0: no response; `error` says why
+  std::string body;          // for stream(): the body of a non-2xx response only
+  int retryAfterSeconds = 0;
+  std::string error;         // a network or TLS failure, in words
+};
+
+// Lets another thread stop a stream (a watch) that is blocked waiting for data.
+class Cancellation final {
+ public:
+  void cancel();
+  bool cancelled() const;
+  // Runs onCancel at once when already cancelled; the returned id removes it.
+  int subscribe(std::function<void()> onCancel);
+  void unsubscribe(int id);
+
+ private:
+  mutable std::mutex mu_;
+  bool cancelled_ = false;
+  int next_ = 0;
+  std::map<int, std::function<void()>> callbacks_;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual HttpResponse send(const HttpRequest& request) = 0;
+  // Calls onLine for each line of a 2xx body as it arrives, until the server ends the
+  // stream, onLine returns false, or `cancel` fires. The response carries the status
+  // (and, when it is not 2xx, the body).
+  virtual HttpResponse stream(const HttpRequest& request,
+                              const std::function<bool(std::string_view line)>& onLine,
+                              Cancellation& cancel) = 0;
+  // host[:port] of the server, for metrics labels.
+  virtual const std::string& host() const = 0;
+};
+using TransportPtr = std::shared_ptr<Transport>;
+
+// The cpprestsdk transport. Trusts only the configured CA, presents the client
+// certificate from memory, and re-reads a file-backed token once on a 401.
+TransportPtr makeTransport(const Config& config);
+
+}  // namespace envop::kube
