@@ -1,0 +1,249 @@
+#include "controller/runtime/controller.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <future>
+#include <random>
+
+#include "controller/util/metrics.h"
+
+namespace envop::runtime {
+namespace {
+
+using prometheus::Counter;
+using prometheus::Gauge;
+using prometheus::Histogram;
+
+// controller-runtime's metric names, so existing dashboards work unchanged.
+struct ControllerMetrics {
+  prometheus::Family<Counter>& total = prometheus::BuildCounter()
+                                           .Name("controller_runtime_reconcile_total")
+                                           .Help("Total number of reconciliations per controller")
+                                           .Register(util::metricsRegistry());
+  prometheus::Family<Counter>& errors =
+      prometheus::BuildCounter()
+          .Name("controller_runtime_reconcile_errors_total")
+          .Help("Total number of reconciliation errors per controller")
+          .Register(util::metricsRegistry());
+  prometheus::Family<Histogram>& time =
+      prometheus::BuildHistogram()
+          .Name("controller_runtime_reconcile_time_seconds")
+          .Help("Length of time per reconciliation per controller")
+          .Register(util::metricsRegistry());
+  prometheus::Family<Gauge>& active = prometheus::BuildGauge()
+                                          .Name("controller_runtime_active_workers")
+                                          .Help("Number of currently used workers per controller")
+                                          .Register(util::metricsRegistry());
+  prometheus::Family<Gauge>& max =
+      prometheus::BuildGauge()
+          .Name("controller_runtime_max_concurrent_reconciles")
+          .Help("Maximum number of concurrent reconciles per controller")
+          .Register(util::metricsRegistry());
+
+  static ControllerMetrics& get() {
+    static ControllerMetrics m;
+    return m;
+  }
+};
+
+const Histogram::BucketBoundaries& reconcileBuckets() {
+  static const Histogram::BucketBoundaries b = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                1,     2.5,  5,     10,   15,  30,  60};
+  return b;
+}
+
+struct QueueMetricFamilies {
+  prometheus::Family<Gauge>& depth = prometheus::BuildGauge()
+                                         .Name("workqueue_depth")
+                                         .Help("Current depth of workqueue")
+                                         .Register(util::metricsRegistry());
+  prometheus::Family<Counter>& adds = prometheus::BuildCounter()
+                                          .Name("workqueue_adds_total")
+                                          .Help("Total number of adds handled by workqueue")
+                                          .Register(util::metricsRegistry());
+  prometheus::Family<Histogram>& queueDuration =
+      prometheus::BuildHistogram()
+          .Name("workqueue_queue_duration_seconds")
+          .Help("How long in seconds an item stays in workqueue before being requested")
+          .Register(util::metricsRegistry());
+  prometheus::Family<Histogram>& workDuration =
+      prometheus::BuildHistogram()
+          .Name("workqueue_work_duration_seconds")
+          .Help("How long in seconds processing an item from workqueue takes")
+          .Register(util::metricsRegistry());
+  prometheus::Family<Counter>& retries = prometheus::BuildCounter()
+                                             .Name("workqueue_retries_total")
+                                             .Help("Total number of retries handled by workqueue")
+                                             .Register(util::metricsRegistry());
+
+  static QueueMetricFamilies& get() {
+    static QueueMetricFamilies f;
+    return f;
+  }
+};
+
+const Histogram::BucketBoundaries& queueBuckets() {
+  // client-go's: 1e-8 s to 10 s, factor 10.
+  static const Histogram::BucketBoundaries b = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4,
+                                                1e-3, 1e-2, 1e-1, 1,    10};
+  return b;
+}
+
+class PrometheusQueueMetrics final : public WorkQueueMetrics {
+ public:
+  explicit PrometheusQueueMetrics(const std::string& name)
+      : depth_(QueueMetricFamilies::get().depth.Add({{"name", name}})),
+        adds_(QueueMetricFamilies::get().adds.Add({{"name", name}})),
+        queueDuration_(
+            QueueMetricFamilies::get().queueDuration.Add({{"name", name}}, queueBuckets())),
+        workDuration_(
+            QueueMetricFamilies::get().workDuration.Add({{"name", name}}, queueBuckets())),
+        retries_(QueueMetricFamilies::get().retries.Add({{"name", name}})) {}
+  void onDepth(std::size_t depth) noexcept override { depth_.Set(static_cast<double>(depth)); }
+  void onAdd() noexcept override { adds_.Increment(); }
+  void onQueueDuration(double seconds) noexcept override { queueDuration_.Observe(seconds); }
+  void onWorkDuration(double seconds) noexcept override { workDuration_.Observe(seconds); }
+  void onRetry() noexcept override { retries_.Increment(); }
+
+ private:
+  Gauge& depth_;
+  Counter& adds_;
+  Histogram& queueDuration_;
+  Histogram& workDuration_;
+  Counter& retries_;
+};
+
+}  // namespace
+
+std::string newReconcileId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+KeyMapper byLabel(std::string label) {
+  return [label = std::move(label)](const Delta& delta) -> std::vector<std::string> {
+    std::vector<std::string> keys;
+    for (const ObjectPtr& object : {delta.object, delta.oldObject}) {
+      if (!object) continue;
+      const auto& labels = object->value("metadata", kube::Json::object())
+                               .value("labels", kube::Json::object());
+      auto it = labels.find(label);
+      if (it != labels.end() && it->is_string()) {
+        const std::string key = it->get<std::string>();
+        if (keys.empty() || keys.front() != key) keys.push_back(key);
+      }
+    }
+    return keys;
+  };
+}
+
+Controller::Controller(std::string name, std::shared_ptr<Reconciler> reconciler, int workers,
+                       util::ClockPtr clock)
+    : name_(std::move(name)),
+      reconciler_(std::move(reconciler)),
+      workers_(workers),
+      queue_(std::make_unique<WorkQueue>(clock, nullptr,
+                                         std::make_shared<PrometheusQueueMetrics>(name_))) {
+  auto& m = ControllerMetrics::get();
+  // Every label set exists from the start, so rate() works from the first scrape.
+  for (const char* result : {"success", "error", "requeue", "requeue_after"}) {
+    m.total.Add({{"controller", name_}, {"result", result}});
+  }
+  m.errors.Add({{"controller", name_}});
+  m.time.Add({{"controller", name_}}, reconcileBuckets());
+  m.active.Add({{"controller", name_}}).Set(0);
+  m.max.Add({{"controller", name_}}).Set(workers_);
+}
+
+Controller::~Controller() { stop(std::chrono::seconds(0)); }
+
+void Controller::watchPrimary(Informer& informer) {
+  informer.addHandler([this](const Delta& delta) { queue_->add(delta.key); });
+}
+
+void Controller::watchSecondary(Informer& informer, KeyMapper mapper) {
+  informer.addHandler([this, mapper = std::move(mapper)](const Delta& delta) {
+    for (const std::string& key : mapper(delta)) queue_->add(key);
+  });
+}
+
+void Controller::start() {
+  if (started_.exchange(true)) return;
+  for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] { work(); });
+}
+
+void Controller::stop(util::Duration drain) {
+  if (threads_.empty()) return;
+  // Give reconciles in flight up to `drain` to finish, then stop handing out keys.
+  auto drained = std::async(std::launch::async, [this] { queue_->shutDownWithDrain(); });
+  if (drained.wait_for(drain) != std::future_status::ready) {
+    spdlog::warn("controller {}: reconciles still running after the drain period", name_);
+  }
+  queue_->shutDown();
+  drained.wait();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+void Controller::work() {
+  while (auto key = queue_->get()) {
+    if (queue_->shuttingDown()) {
+      // A stopping controller finishes what is in flight, not what is queued.
+      queue_->done(*key);
+      continue;
+    }
+    process(*key);
+    queue_->done(*key);
+  }
+}
+
+void Controller::process(const std::string& key) {
+  auto& m = ControllerMetrics::get();
+  auto& active = m.active.Add({{"controller", name_}});
+  active.Increment();
+  const ReconcileRequest request{key, newReconcileId()};
+  const auto start = std::chrono::steady_clock::now();
+  ReconcileResult result;
+  try {
+    result = reconciler_->reconcile(request);
+  } catch (const std::exception& e) {
+    result = ReconcileResult::failed(std::string("reconcile threw: ") + e.what());
+  } catch (...) {
+    result = ReconcileResult::failed("reconcile threw a non-standard exception");
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  m.time.Add({{"controller", name_}}, reconcileBuckets()).Observe(seconds);
+  active.Decrement();
+
+  const char* outcome = "success";
+  if (!result.error.empty()) {
+    m.errors.Add({{"controller", name_}}).Increment();
+    outcome = "error";
+    if (result.terminal) {
+      spdlog::error("controller={} object={} reconcileID={} terminal error, not retried: {}",
+                    name_, key, request.reconcileId, result.error);
+      queue_->forget(key);
+    } else {
+      spdlog::warn("controller={} object={} reconcileID={} reconcile failed, will retry: {}",
+                   name_, key, request.reconcileId, result.error);
+      queue_->addRateLimited(key);
+    }
+  } else if (result.requeueAfter > util::Duration::zero()) {
+    outcome = "requeue_after";
+    queue_->forget(key);
+    queue_->addAfter(key, result.requeueAfter);
+  } else {
+    queue_->forget(key);
+  }
+  m.total.Add({{"controller", name_}, {"result", outcome}}).Increment();
+}
+
+}  // namespace envop::runtime

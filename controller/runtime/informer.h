@@ -1,0 +1,74 @@
+// Informer keeps a local cache (Store) of one kind of object in step with the API
+// server and tells handlers what changed. It is the I/O half of the reflector: the
+// WatchMachine decides (list, watch, back off, relist on 410), the Informer does what
+// it says on its own thread and hands the resulting deltas to the handlers.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "controller/kube/client.h"
+#include "controller/runtime/store.h"
+#include "controller/runtime/watch_machine.h"
+
+namespace envop::runtime {
+
+struct InformerOptions {
+  kube::Resource resource;
+  std::string namespace_;  // empty: all namespaces (or a cluster-scoped kind)
+  std::string labelSelector;
+  std::string fieldSelector;
+  // Replays every cached object to the handlers as an update this often; zero: never.
+  util::Duration resyncPeriod{};
+  WatchMachineOptions watch;
+};
+
+class Informer final {
+ public:
+  using Handler = std::function<void(const Delta&)>;
+
+  Informer(kube::ClientPtr client, InformerOptions options);
+  ~Informer();
+  Informer(const Informer&) = delete;
+  Informer& operator=(const Informer&) = delete;
+
+  // Handlers run on the informer's threads (watch and resync) and must be quick and
+  // thread-safe (enqueue a key); add them before start().
+  void addHandler(Handler handler);
+  void start();
+  // Cancels the open list or watch and joins; idempotent.
+  void stop();
+
+  bool hasSynced() const { return synced_.load(); }
+  const StorePtr& store() const { return store_; }
+  const kube::Resource& resource() const { return options_.resource; }
+
+ private:
+  void run();
+  void resyncLoop();
+  WatchInput perform(const WatchAction& action, std::optional<WatchAction>& next);
+  void dispatch(const Deltas& deltas);
+  // Waits up to d, or until stop(); false when stopping.
+  bool waitFor(util::Duration d);
+
+  kube::ClientPtr client_;
+  InformerOptions options_;
+  StorePtr store_ = std::make_shared<Store>();
+  WatchMachine machine_;
+  std::vector<Handler> handlers_;
+  std::atomic<bool> synced_{false};
+  std::atomic<bool> stopping_{false};
+  kube::Cancellation cancel_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::thread thread_;
+  std::thread resyncThread_;
+};
+
+}  // namespace envop::runtime
