@@ -1,8 +1,13 @@
+#include <spdlog/spdlog.h>
+
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "controller/app/manager.h"
 #include "controller/app/options.h"
+#include "controller/kube/config.h"
+#include "controller/util/logging.h"
 
 int main(int argc, char** argv) {
   using envop::app::ParsedOptions;
@@ -18,5 +23,22 @@ int main(int argc, char** argv) {
     case ParsedOptions::Outcome::kRun:
       break;
   }
-  return 0;
+  const envop::app::Options& options = parsed.options;
+  // Before any thread exists, so that every thread inherits the mask.
+  envop::app::blockTerminationSignals();
+  envop::util::setupLogging(options.logFormat, options.logLevel);
+
+  auto config = envop::kube::resolveConfig(options.kubeconfig, envop::kube::processEnv());
+  if (!config) {
+    spdlog::critical("no usable Kubernetes configuration: {}", config.error().message);
+    return 1;
+  }
+  spdlog::info("envop-controller starting against {} (config from {})", config.value().server,
+               config.value().source);
+  try {
+    return envop::app::runManager(options, config.value());
+  } catch (const std::exception& e) {
+    spdlog::critical("envop-controller failed: {}", e.what());
+    return 1;
+  }
 }

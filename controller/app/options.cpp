@@ -64,9 +64,7 @@ const std::map<std::string, Flag>& flags() {
         }}},
       {"leader-election-namespace",
        {"Namespace of the leader-election Lease. Default: --namespace.", false,
-        [](Options& o, const std::string& v) {
-          return setString(o.leaderElectionNamespace, v);
-        }}},
+        [](Options& o, const std::string& v) { return setString(o.leaderElectionNamespace, v); }}},
       {"leader-election-id",
        {"Name of the leader-election Lease. Default envop-controller-leader.", false,
         [](Options& o, const std::string& v) -> std::optional<std::string> {

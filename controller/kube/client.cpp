@@ -10,8 +10,9 @@ namespace {
 prometheus::Family<prometheus::Counter>& requestsTotal() {
   static auto& family = prometheus::BuildCounter()
                             .Name("rest_client_requests_total")
-                            .Help("Number of HTTP requests to the API server, by status code, "
-                                  "method and host.")
+                            .Help(
+                                "Number of HTTP requests to the API server, by status code, "
+                                "method and host.")
                             .Register(util::metricsRegistry());
   return family;
 }
@@ -125,8 +126,7 @@ Result<Json> Client::create(const Resource& r, const Json& object) {
                        .contentType = "application/json"});
 }
 
-Result<Json> Client::update(const Resource& r, const Json& object,
-                            const std::string& subresource) {
+Result<Json> Client::update(const Resource& r, const Json& object, const std::string& subresource) {
   return call("PUT", {.method = "PUT",
                       .pathAndQuery = r.path(namespaceOf(object), nameOf(object), subresource),
                       .body = object.dump(),
@@ -136,17 +136,16 @@ Result<Json> Client::update(const Resource& r, const Json& object,
 Result<Json> Client::apply(const Resource& r, const Json& object, const std::string& subresource,
                            const std::string& fieldManager) {
   // JSON is YAML, so the apply-patch+yaml content type takes the object as it is.
-  return call("PATCH",
-              {.method = "PATCH",
-               .pathAndQuery = r.path(namespaceOf(object), nameOf(object), subresource) +
-                               query({{"fieldManager", fieldManager}, {"force", "true"}}),
-               .body = object.dump(),
-               .contentType = "application/apply-patch+yaml"});
+  return call("PATCH", {.method = "PATCH",
+                        .pathAndQuery = r.path(namespaceOf(object), nameOf(object), subresource) +
+                                        query({{"fieldManager", fieldManager}, {"force", "true"}}),
+                        .body = object.dump(),
+                        .contentType = "application/apply-patch+yaml"});
 }
 
 Result<Json> Client::patch(const Resource& r, const std::string& ns, const std::string& name,
                            PatchType type, const Json& patch, const std::string& subresource) {
-  const char* contentType = type == PatchType::kMerge   ? "application/merge-patch+json"
+  const char* contentType = type == PatchType::kMerge  ? "application/merge-patch+json"
                             : type == PatchType::kJson ? "application/json-patch+json"
                                                        : "application/strategic-merge-patch+json";
   return call("PATCH", {.method = "PATCH",
@@ -174,13 +173,12 @@ Status Client::remove(const Resource& r, const std::string& ns, const std::strin
 
 Status Client::watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
                      const std::function<bool(const Json&)>& onEvent, Cancellation& cancel) {
-  const std::string q =
-      query({{"watch", "true"},
-             {"resourceVersion", opts.resourceVersion},
-             {"allowWatchBookmarks", opts.allowBookmarks ? "true" : ""},
-             {"timeoutSeconds", std::to_string(opts.timeoutSeconds)},
-             {"labelSelector", opts.labelSelector},
-             {"fieldSelector", opts.fieldSelector}});
+  const std::string q = query({{"watch", "true"},
+                               {"resourceVersion", opts.resourceVersion},
+                               {"allowWatchBookmarks", opts.allowBookmarks ? "true" : ""},
+                               {"timeoutSeconds", std::to_string(opts.timeoutSeconds)},
+                               {"labelSelector", opts.labelSelector},
+                               {"fieldSelector", opts.fieldSelector}});
   bool malformed = false;
   const HttpResponse response = transport_->stream(
       {.method = "GET",
@@ -209,8 +207,8 @@ Result<Json> Client::getRaw(const std::string& path) {
 }
 
 Result<bool> Client::serves(const std::string& groupVersion, const std::string& plural) {
-  const std::string path =
-      groupVersion.find('/') == std::string::npos ? "/api/" + groupVersion : "/apis/" + groupVersion;
+  const std::string path = groupVersion.find('/') == std::string::npos ? "/api/" + groupVersion
+                                                                       : "/apis/" + groupVersion;
   auto result = getRaw(path);
   if (!result) {
     if (result.error().isNotFound()) return false;

@@ -1,11 +1,11 @@
 #include "controller/kube/transport.h"
 
+#include <cpprest/containerstream.h>
+#include <cpprest/http_client.h>
+#include <cpprest/rawptrstream.h>
 #include <openssl/ssl.h>
 
 #include <boost/asio/ssl.hpp>
-#include <cpprest/http_client.h>
-#include <cpprest/rawptrstream.h>
-#include <cpprest/containerstream.h>
 
 namespace envop::kube {
 
@@ -56,6 +56,15 @@ class CppRestTransport final : public Transport {
 
   HttpResponse send(const HttpRequest& request) override {
     HttpResponse response = sendOnce(request);
+    if (response.status == 0) {
+      // Pooled keep-alive connections to an apiserver that restarted fail on first use;
+      // drop the pool and try once more on a fresh connection.
+      {
+        std::lock_guard lock(clientMu_);
+        client_ = makeClient(std::chrono::seconds(60));
+      }
+      response = sendOnce(request);
+    }
     if (response.status == 401 && config_.tokenSource) {
       // A bound service-account token may have been rotated under us.
       config_.tokenSource->invalidate();
@@ -151,8 +160,13 @@ class CppRestTransport final : public Transport {
 
   HttpResponse sendOnce(const HttpRequest& request) {
     HttpResponse result;
+    std::shared_ptr<http::client::http_client> client;
+    {
+      std::lock_guard lock(clientMu_);
+      client = client_;
+    }
     try {
-      http::http_response response = client_->request(build(request)).get();
+      http::http_response response = client->request(build(request)).get();
       result.status = response.status_code();
       result.body = response.extract_utf8string(true).get();
       result.retryAfterSeconds = retryAfter(response);
@@ -165,7 +179,8 @@ class CppRestTransport final : public Transport {
 
   const Config config_;
   std::string host_;
-  std::unique_ptr<http::client::http_client> client_;
+  std::mutex clientMu_;
+  std::shared_ptr<http::client::http_client> client_;
 };
 
 }  // namespace

@@ -26,10 +26,10 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
-  int status = 0;            // 0: no response; `error` says why
-  std::string body;          // for stream(): the body of a non-2xx response only
+  int status = 0;    // 0: no response; `error` says why
+  std::string body;  // for stream(): the body of a non-2xx response only
   int retryAfterSeconds = 0;
-  std::string error;         // a network or TLS failure, in words
+  std::string error;  // a network or TLS failure, in words
 };
 
 // Lets another thread stop a stream (a watch) that is blocked waiting for data.

@@ -53,7 +53,7 @@ struct ControllerMetrics {
 
 const Histogram::BucketBoundaries& reconcileBuckets() {
   static const Histogram::BucketBoundaries b = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                                1,     2.5,  5,     10,   15,  30,  60};
+                                                1,     2.5,  5,     10,   15,  30,   60};
   return b;
 }
 
@@ -132,8 +132,8 @@ KeyMapper byLabel(std::string label) {
     std::vector<std::string> keys;
     for (const ObjectPtr& object : {delta.object, delta.oldObject}) {
       if (!object) continue;
-      const auto& labels = object->value("metadata", kube::Json::object())
-                               .value("labels", kube::Json::object());
+      const auto& labels =
+          object->value("metadata", kube::Json::object()).value("labels", kube::Json::object());
       auto it = labels.find(label);
       if (it != labels.end() && it->is_string()) {
         const std::string key = it->get<std::string>();
@@ -228,12 +228,12 @@ void Controller::process(const std::string& key) {
     m.errors.Add({{"controller", name_}}).Increment();
     outcome = "error";
     if (result.terminal) {
-      spdlog::error("controller={} object={} reconcileID={} terminal error, not retried: {}",
-                    name_, key, request.reconcileId, result.error);
+      spdlog::error("controller={} object={} reconcileID={} terminal error, not retried: {}", name_,
+                    key, request.reconcileId, result.error);
       queue_->forget(key);
     } else {
-      spdlog::warn("controller={} object={} reconcileID={} reconcile failed, will retry: {}",
-                   name_, key, request.reconcileId, result.error);
+      spdlog::warn("controller={} object={} reconcileID={} reconcile failed, will retry: {}", name_,
+                   key, request.reconcileId, result.error);
       queue_->addRateLimited(key);
     }
   } else if (result.requeueAfter > util::Duration::zero()) {

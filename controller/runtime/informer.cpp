@@ -7,9 +7,7 @@
 namespace envop::runtime {
 
 Informer::Informer(kube::ClientPtr client, InformerOptions options)
-    : client_(std::move(client)),
-      options_(std::move(options)),
-      machine_(store_, options_.watch) {}
+    : client_(std::move(client)), options_(std::move(options)), machine_(store_, options_.watch) {}
 
 Informer::~Informer() { stop(); }
 

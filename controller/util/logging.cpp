@@ -51,7 +51,7 @@ bool parseLogFormat(std::string_view text, LogFormat& out) {
 }
 
 bool parseLogLevel(std::string_view text, int& out) {
-  static constexpr std::string_view kNames[] = {"trace", "debug", "info", "warn",
+  static constexpr std::string_view kNames[] = {"trace", "debug",    "info", "warn",
                                                 "error", "critical", "off"};
   for (int i = 0; i < static_cast<int>(std::size(kNames)); ++i) {
     if (text == kNames[i]) {

@@ -23,8 +23,8 @@ TEST(ControlPlaneTest, ServerReportsItsRealVersion) {
 TEST(ControlPlaneTest, RbacIsEnforced) {
   const LocalCluster& cluster = LocalCluster::get();
   // An unprivileged identity must be refused, or RBAC tests later would prove nothing.
-  const CommandResult r =
-      cluster.kubectl({"auth", "can-i", "create", "namespaces", "--as", "system:serviceaccount:default:default"});
+  const CommandResult r = cluster.kubectl(
+      {"auth", "can-i", "create", "namespaces", "--as", "system:serviceaccount:default:default"});
   EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
   EXPECT_EQ(r.out, "no\n");
 }
@@ -37,8 +37,8 @@ TEST(ControlPlaneTest, NamespaceLifecycleIsDrivenByTheControllerManager) {
   ASSERT_EQ(r.exitCode, 0) << r.err;
 
   // The serviceaccount controller gives every namespace its default ServiceAccount.
-  r = cluster.kubectl({"wait", "--for=create", "serviceaccount/default", "-n", ns,
-                       "--timeout=60s"});
+  r = cluster.kubectl(
+      {"wait", "--for=create", "serviceaccount/default", "-n", ns, "--timeout=60s"});
   ASSERT_EQ(r.exitCode, 0) << r.err;
 
   // Content the namespace controller must clean up before the namespace can go.

@@ -76,6 +76,29 @@ CommandResult LocalCluster::kubectl(const std::vector<std::string>& args) const 
   return runCommand(argv);
 }
 
+std::string clusterScripts() { return std::string(ENVOP_SOURCE_DIR) + "/test/cluster"; }
+
+ScopedCluster::ScopedCluster() {
+  dir_ = std::string(ENVOP_BINARY_DIR) + "/" + uniqueName("own-cluster");
+  const CommandResult up = runCommand({clusterScripts() + "/up", dir_});
+  if (up.exitCode != 0) throw std::runtime_error("test/cluster/up " + dir_ + " failed: " + up.err);
+}
+
+ScopedCluster::~ScopedCluster() { runCommand({clusterScripts() + "/down", dir_}); }
+
+std::string ScopedCluster::value(const std::string& key) const {
+  std::ifstream in(dir_ + "/env");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
+  }
+  return "";
+}
+
+void ScopedCluster::restart(const std::string& component) const {
+  const CommandResult r = runCommand({clusterScripts() + "/restart", dir_, component});
+  if (r.exitCode != 0) throw std::runtime_error("restart " + component + " failed: " + r.err);
+}
+
 std::string uniqueName(const std::string& prefix) {
   static std::atomic<int> counter{0};
   return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);

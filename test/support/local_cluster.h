@@ -40,6 +40,28 @@ class LocalCluster final {
   std::map<std::string, std::string> values_;
 };
 
+// A control plane of a test's own, for tests that break it on purpose (restart the
+// apiserver, compact etcd) and must not disturb the suite's shared one.
+class ScopedCluster final {
+ public:
+  ScopedCluster();   // test/cluster/up into a fresh directory; throws with its log on failure
+  ~ScopedCluster();  // test/cluster/down
+  ScopedCluster(const ScopedCluster&) = delete;
+  ScopedCluster& operator=(const ScopedCluster&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  std::string kubeconfig() const { return dir_ + "/kubeconfig"; }
+  std::string value(const std::string& key) const;  // from DIR/env, re-read on each call
+  // test/cluster/restart DIR component; throws when it does not come back.
+  void restart(const std::string& component) const;
+
+ private:
+  std::string dir_;
+};
+
+// The repository's test/cluster directory.
+std::string clusterScripts();
+
 // A DNS-1123 name unique to this process and call, so tests never collide.
 std::string uniqueName(const std::string& prefix);
 

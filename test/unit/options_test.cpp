@@ -19,10 +19,9 @@ TEST(OptionsTest, DefaultsMatchKubebuilderOperators) {
 }
 
 TEST(OptionsTest, AcceptsBothValueSpellingsAndSingleDash) {
-  const ParsedOptions parsed =
-      parseOptions({"--kubeconfig=/tmp/kc", "--metrics-bind-address", "127.0.0.1:9090",
-                    "-leader-elect", "--max-concurrent-reconciles=4", "--log-format", "text",
-                    "--namespace=ops"});
+  const ParsedOptions parsed = parseOptions(
+      {"--kubeconfig=/tmp/kc", "--metrics-bind-address", "127.0.0.1:9090", "-leader-elect",
+       "--max-concurrent-reconciles=4", "--log-format", "text", "--namespace=ops"});
   ASSERT_EQ(parsed.outcome, Outcome::kRun) << parsed.error;
   EXPECT_EQ(parsed.options.kubeconfig, "/tmp/kc");
   EXPECT_EQ(parsed.options.metricsBindAddress, "127.0.0.1:9090");

@@ -1,0 +1,139 @@
+#include "controller/app/manager.h"
+
+#include <prometheus/gauge.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <fstream>
+#include <memory>
+#include <mutex>
+
+#include "controller/environment/environment_reconciler.h"
+#include "controller/runtime/controller.h"
+#include "controller/runtime/informer.h"
+#include "controller/runtime/leader_election.h"
+#include "controller/server/http_server.h"
+#include "controller/server/metrics_endpoint.h"
+#include "controller/server/probes.h"
+
+namespace envop::app {
+namespace {
+
+constexpr auto kDrainPeriod = std::chrono::seconds(30);
+
+// Starts one of the two servers unless its address is "0"; false when the bind fails.
+bool serve(std::unique_ptr<server::HttpServer>& slot, const std::string& address, const char* what,
+           const std::function<void(server::HttpServer&)>& routes) {
+  if (address == "0") return true;
+  slot = std::make_unique<server::HttpServer>(server::HttpServerOptions{.address = address});
+  routes(*slot);
+  if (auto error = slot->start()) {
+    spdlog::critical("cannot serve {} on {}: {}", what, address, *error);
+    return false;
+  }
+  spdlog::info("serving {} on {} (port {})", what, address, slot->port());
+  return true;
+}
+
+}  // namespace
+
+void blockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+std::string controllerNamespace(const Options& options) {
+  if (!options.namespace_.empty()) return options.namespace_;
+  std::ifstream in(std::string(kube::kServiceAccountDir) + "/namespace");
+  std::string ns;
+  if (in && std::getline(in, ns) && !ns.empty()) return ns;
+  return "envop-system";
+}
+
+int runManager(const Options& options, const kube::Config& config) {
+  auto client = std::make_shared<kube::Client>(kube::makeTransport(config));
+  const std::string ownNamespace = controllerNamespace(options);
+
+  runtime::Informer environments(
+      client, {.resource = environment::environments(), .resyncPeriod = std::chrono::hours(10)});
+  auto reconciler = std::make_shared<environment::EnvironmentReconciler>(environments.store());
+  runtime::Controller controller("environment", reconciler, options.maxConcurrentReconciles);
+  controller.watchPrimary(environments);
+
+  server::Probes probes;
+  probes.addHealthCheck("ping", [] { return std::optional<std::string>(); });
+  probes.addReadinessCheck("informers-synced", [&environments]() -> std::optional<std::string> {
+    if (environments.hasSynced()) return std::nullopt;
+    return std::string("the Environment cache has not synced yet");
+  });
+
+  std::unique_ptr<server::HttpServer> metricsServer;
+  std::unique_ptr<server::HttpServer> probeServer;
+  if (!serve(metricsServer, options.metricsBindAddress, "metrics",
+             [](server::HttpServer& s) { server::installMetricsEndpoint(s); }) ||
+      !serve(probeServer, options.healthProbeBindAddress, "health probes",
+             [&probes](server::HttpServer& s) { probes.install(s); })) {
+    return 1;
+  }
+
+  // Caches run on every replica, so a standby is ready and takes over warm; only
+  // the leader reconciles.
+  environments.start();
+
+  std::atomic<bool> lostLease{false};
+  std::atomic<bool> shuttingDown{false};
+  std::unique_ptr<runtime::LeaderElector> elector;
+  if (options.leaderElect) {
+    runtime::LeaderElectionConfig le{.leaseNamespace = options.leaderElectionNamespace.empty()
+                                                           ? ownNamespace
+                                                           : options.leaderElectionNamespace,
+                                     .leaseName = options.leaderElectionId};
+    elector = std::make_unique<runtime::LeaderElector>(
+        client, le,
+        runtime::LeaderCallbacks{
+            .onStartedLeading =
+                [&controller] {
+                  spdlog::info("became the leader; starting the environment controller");
+                  controller.start();
+                },
+            .onStoppedLeading =
+                [&lostLease, &shuttingDown] {
+                  if (shuttingDown.load()) return;  // our own release on the way out
+                  // Another replica may be reconciling already: stop at once, as
+                  // controller-runtime does, rather than risk two writers.
+                  spdlog::error("lost the leader Lease; exiting");
+                  lostLease.store(true);
+                  kill(getpid(), SIGTERM);
+                }});
+    spdlog::info("waiting to become the leader (Lease {}/{}, identity {})", le.leaseNamespace,
+                 le.leaseName, elector->identity());
+    elector->start();
+  } else {
+    controller.start();
+  }
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int signal = 0;
+  sigwait(&set, &signal);
+  shuttingDown.store(true);
+  if (!lostLease.load()) {
+    spdlog::info("received {}; shutting down", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  }
+
+  controller.stop(kDrainPeriod);
+  environments.stop();
+  if (elector) elector->stop();  // releases the Lease so a standby takes over at once
+  if (probeServer) probeServer->stop();
+  if (metricsServer) metricsServer->stop();
+  spdlog::info("stopped");
+  return lostLease.load() ? 1 : 0;
+}
+
+}  // namespace envop::app
