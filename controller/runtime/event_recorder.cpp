@@ -106,19 +106,6 @@ std::string normalizeNote(const std::string& note) {
   return text;
 }
 
-std::string formatEventTime(WallTime t) {
-  const auto whole = std::chrono::floor<std::chrono::seconds>(t);
-  const long frac =
-      static_cast<long>(std::chrono::duration_cast<std::chrono::microseconds>(t - whole).count());
-  const std::time_t secs = std::chrono::system_clock::to_time_t(whole);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  const std::size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof(buf) - n, ".%06ldZ", frac);
-  return buf;
-}
-
 EventAggregator::EventAggregator(std::string reportingController, std::string reportingInstance,
                                  util::ClockPtr clock, WallTime wallAtStart, RandomSource random)
     : reportingController_(std::move(reportingController)),
@@ -134,7 +121,7 @@ EventAggregator::EventAggregator(std::string reportingController, std::string re
 }
 
 std::string EventAggregator::wallNow() const {
-  return formatEventTime(
+  return util::formatMicroTime(
       wallAtStart_ + std::chrono::duration_cast<WallTime::duration>(clock_->now() - clockAtStart_));
 }
 

@@ -35,11 +35,12 @@
 
 #include "controller/kube/client.h"
 #include "controller/util/clock.h"
+#include "controller/util/wall_time.h"
 
 namespace envop::runtime {
 
 using Json = nlohmann::json;
-using WallTime = std::chrono::system_clock::time_point;
+using util::WallTime;
 
 inline constexpr const char* kDefaultReportingController = "envop.io/envop-controller";
 // The API server rejects a longer note (events.k8s.io/v1 validation: at most 1 kB).
@@ -81,9 +82,6 @@ std::string invalidReason(const EventOccurrence& occurrence);
 // The note as it will be written: invalid UTF-8 replaced (it could not be serialised) and cut
 // to kMaxNoteBytes at a character boundary.
 std::string normalizeNote(const std::string& note);
-
-// RFC3339 with microseconds in UTC, as metav1.MicroTime serialises: 2024-05-01T10:00:00.123456Z.
-std::string formatEventTime(WallTime t);
 
 // A write the recorder must send.
 struct EventWrite {

@@ -46,19 +46,6 @@ int wholeSeconds(util::Duration d) {
 
 }  // namespace
 
-std::string formatLeaseTime(WallTime t) {
-  const auto micros =
-      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-  const std::time_t seconds = static_cast<std::time_t>(micros / 1000000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  std::array<char, 64> out{};  // room for any int the compiler cannot rule out
-  std::snprintf(out.data(), out.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<int>(micros % 1000000));
-  return out.data();
-}
-
 LeaseRecord leaseRecordFromJson(const kube::Json& lease) {
   LeaseRecord record;
   if (!lease.is_object()) return record;
@@ -86,7 +73,7 @@ LeaseElection::LeaseElection(std::string identity, LeaseTimings timings)
 
 LeaseAction LeaseElection::decide(const std::optional<LeaseRecord>& observed, util::TimePoint now,
                                   WallTime stamp) {
-  const std::string time = formatLeaseTime(stamp);
+  const std::string time = util::formatMicroTime(stamp);
   LeaseRecord mine{identity_, wholeSeconds(timings_.leaseDuration), time, time, 0};
   if (!observed) return {Kind::kCreate, mine};
 
@@ -120,7 +107,7 @@ bool LeaseElection::renewDeadlinePassed(util::TimePoint now) {
 
 std::optional<LeaseRecord> LeaseElection::releaseRecord(WallTime stamp) const {
   if (!holdsRecord()) return std::nullopt;
-  const std::string time = formatLeaseTime(stamp);
+  const std::string time = util::formatMicroTime(stamp);
   // Duration 1 s and no holder: a candidate takes over at its next try instead of waiting a full
   // lease duration; renewTime changes so even an old-style observer sees a new record.
   return LeaseRecord{"", 1, time, time, observed_->leaseTransitions};

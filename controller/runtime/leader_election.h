@@ -18,10 +18,11 @@
 
 #include "controller/kube/client.h"
 #include "controller/util/clock.h"
+#include "controller/util/wall_time.h"
 
 namespace envop::runtime {
 
-using WallTime = std::chrono::system_clock::time_point;
+using util::WallTime;
 
 // The spec of a Lease: the leader election record.
 struct LeaseRecord {
@@ -33,9 +34,6 @@ struct LeaseRecord {
 
   bool operator==(const LeaseRecord&) const = default;
 };
-
-// "2006-01-02T15:04:05.000000Z" (metav1.MicroTime), UTC: how acquireTime/renewTime are written.
-std::string formatLeaseTime(WallTime t);
 
 // spec of a Lease object; fields absent from the object keep their defaults.
 LeaseRecord leaseRecordFromJson(const kube::Json& lease);

@@ -223,7 +223,7 @@ TEST_F(EventRecorderCoreTest, EventNamesStayValidForLongRegardingNames) {
 }
 
 TEST(EventRecorderFormat, MicroTimeIsRfc3339WithMicroseconds) {
-  EXPECT_EQ(formatEventTime(kWallStart + std::chrono::microseconds(7)),
+  EXPECT_EQ(util::formatMicroTime(kWallStart + std::chrono::microseconds(7)),
             "2024-05-01T10:00:00.000007Z");
 }
 

@@ -67,7 +67,7 @@ TEST_F(LeaderElectionCoreTest, TakesOverOnceNoRenewalWasObservedForTheLeaseDurat
   auto action = b.decide(lease, now(), wall());
   ASSERT_EQ(action.kind, Kind::kUpdate);
   EXPECT_EQ(action.record.holderIdentity, "b");
-  EXPECT_EQ(action.record.acquireTime, formatLeaseTime(wall()));
+  EXPECT_EQ(action.record.acquireTime, util::formatMicroTime(wall()));
   EXPECT_EQ(action.record.leaseTransitions, 1);
   b.written(action.record, now());
   EXPECT_TRUE(b.isLeader());
@@ -127,7 +127,7 @@ TEST_F(LeaderElectionCoreTest, StepsDownAtOnceWhenSomeoneElseIsSeenHoldingTheLea
   auto a = election("a");
   auto lease = step(a, std::nullopt);
   ASSERT_TRUE(a.isLeader());
-  LeaseRecord stolen{"b", 15, lease->acquireTime, formatLeaseTime(wall()), 1};
+  LeaseRecord stolen{"b", 15, lease->acquireTime, util::formatMicroTime(wall()), 1};
   EXPECT_EQ(a.decide(stolen, now(), wall()).kind, Kind::kWait);
   EXPECT_FALSE(a.isLeader());
   EXPECT_FALSE(a.releaseRecord(wall())) << "nothing of ours to release";
@@ -143,7 +143,7 @@ TEST_F(LeaderElectionCoreTest, ReleaseMakesTheLeaseImmediatelyAcquirableByOthers
   ASSERT_TRUE(release);
   EXPECT_EQ(release->holderIdentity, "");
   EXPECT_EQ(release->leaseDurationSeconds, 1);
-  EXPECT_EQ(release->renewTime, formatLeaseTime(wall()));
+  EXPECT_EQ(release->renewTime, util::formatMicroTime(wall()));
   a.released(*release, now());
   EXPECT_FALSE(a.isLeader());
   EXPECT_FALSE(a.releaseRecord(wall()));
@@ -185,8 +185,8 @@ TEST_F(LeaderElectionCoreTest, ARecordLeftByAnEarlierRunOfTheSameIdentityIsOursA
 }
 
 TEST(LeaderElectionRecordTest, FormatsMicroTimeInUtc) {
-  EXPECT_EQ(formatLeaseTime(kWall), "2024-05-06T07:08:09.123456Z");
-  EXPECT_EQ(formatLeaseTime(WallTime{}), "1970-01-01T00:00:00.000000Z");
+  EXPECT_EQ(util::formatMicroTime(kWall), "2024-05-06T07:08:09.123456Z");
+  EXPECT_EQ(util::formatMicroTime(WallTime{}), "1970-01-01T00:00:00.000000Z");
 }
 
 TEST(LeaderElectionRecordTest, JsonRoundTripAndToleratesMissingOrMistypedFields) {
