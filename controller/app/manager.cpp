@@ -6,11 +6,14 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 
 #include "controller/environment/environment_reconciler.h"
+#include "controller/environment/spec.h"
 #include "controller/runtime/controller.h"
+#include "controller/runtime/event_recorder.h"
 #include "controller/runtime/informer.h"
 #include "controller/runtime/leader_election.h"
 #include "controller/server/http_server.h"
@@ -60,16 +63,43 @@ int runManager(const Options& options, const kube::Config& config) {
 
   runtime::Informer environments(
       client, {.resource = environment::environments(), .resyncPeriod = std::chrono::hours(10)});
-  auto reconciler = std::make_shared<environment::EnvironmentReconciler>(environments.store());
+  // What envop owns, watched so that drift is seen as it happens rather than by
+  // polling; only objects with envop's label are cached, never a whole kind.
+  std::vector<std::unique_ptr<runtime::Informer>> owned;
+  std::map<std::string, runtime::StorePtr> ownedStores;
+  for (const kube::Resource* r :
+       {&kube::resources::namespaces(), &kube::resources::resourceQuotas(),
+        &kube::resources::limitRanges(), &kube::resources::networkPolicies(),
+        &kube::resources::services(), &kube::resources::endpointSlices()}) {
+    owned.push_back(std::make_unique<runtime::Informer>(
+        client,
+        runtime::InformerOptions{.resource = *r,
+                                 .labelSelector = std::string(environment::kManagedByLabel) + "=" +
+                                                  environment::kManagedByValue}));
+    ownedStores[r->plural] = owned.back()->store();
+  }
+  environment::Applier applier(client, ownedStores);
+  runtime::EventRecorder events(client);
+  auto reconciler =
+      std::make_shared<environment::EnvironmentReconciler>(environments.store(), applier, events);
   runtime::Controller controller("environment", reconciler, options.maxConcurrentReconciles);
   controller.watchPrimary(environments);
+  for (auto& informer : owned) {
+    controller.watchSecondary(*informer, runtime::byLabel(environment::kEnvironmentLabel));
+  }
+  auto allSynced = [&environments, &owned]() -> std::optional<std::string> {
+    if (!environments.hasSynced()) return std::string("the Environment cache has not synced");
+    for (const auto& informer : owned) {
+      if (!informer->hasSynced()) {
+        return "the " + informer->resource().plural + " cache has not synced";
+      }
+    }
+    return std::nullopt;
+  };
 
   server::Probes probes;
   probes.addHealthCheck("ping", [] { return std::optional<std::string>(); });
-  probes.addReadinessCheck("informers-synced", [&environments]() -> std::optional<std::string> {
-    if (environments.hasSynced()) return std::nullopt;
-    return std::string("the Environment cache has not synced yet");
-  });
+  probes.addReadinessCheck("informers-synced", allSynced);
 
   std::unique_ptr<server::HttpServer> metricsServer;
   std::unique_ptr<server::HttpServer> probeServer;
@@ -83,6 +113,7 @@ int runManager(const Options& options, const kube::Config& config) {
   // Caches run on every replica, so a standby is ready and takes over warm; only
   // the leader reconciles.
   environments.start();
+  for (auto& informer : owned) informer->start();
 
   std::atomic<bool> lostLease{false};
   std::atomic<bool> shuttingDown{false};
@@ -129,6 +160,8 @@ int runManager(const Options& options, const kube::Config& config) {
 
   controller.stop(kDrainPeriod);
   environments.stop();
+  for (auto& informer : owned) informer->stop();
+  events.stop();
   if (elector) elector->stop();  // releases the Lease so a standby takes over at once
   if (probeServer) probeServer->stop();
   if (metricsServer) metricsServer->stop();

@@ -2,29 +2,205 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 namespace envop::environment {
+namespace {
+
+using kube::Json;
+using runtime::ReconcileResult;
+using namespace std::chrono_literals;
+
+// How soon to look again while a part converges on its own (a namespace terminating);
+// watches usually wake us sooner.
+constexpr auto kProgressRecheck = 5s;
+// How soon to look again at a Stalled Environment whose cause may go away without an
+// edit to it (someone deletes the namespace that was in the way).
+constexpr auto kStalledRecheck = 5min;
+
+std::string logPrefix(const runtime::ReconcileRequest& request) {
+  return "controller=environment environment=" + request.key +
+         " reconcileID=" + request.reconcileId;
+}
+
+}  // namespace
 
 const kube::Resource& environments() {
   static const kube::Resource r{"envop.io", "v1alpha1", "environments", "Environment", false};
   return r;
 }
 
-EnvironmentReconciler::EnvironmentReconciler(runtime::StorePtr environments)
-    : environments_(std::move(environments)) {}
-
-runtime::ReconcileResult EnvironmentReconciler::reconcile(
-    const runtime::ReconcileRequest& request) {
-  const runtime::ObjectPtr env = environments_->get(request.key);
-  if (!env) {
-    spdlog::debug("controller=environment environment={} reconcileID={} gone", request.key,
-                  request.reconcileId);
-    return runtime::ReconcileResult::done();
+PartOutcome outcomeOf(std::string_view part, const PartReport& report) {
+  PartOutcome out;
+  out.part = std::string(part);
+  out.reason = report.reason;
+  out.message = report.message;
+  switch (report.state) {
+    case PartReport::State::kReady:
+      out.state = PartOutcome::State::kReady;
+      break;
+    case PartReport::State::kProgressing:
+      out.state = PartOutcome::State::kProgressing;
+      break;
+    case PartReport::State::kFailed:
+      out.state = PartOutcome::State::kFailed;
+      break;
+    case PartReport::State::kStalled:
+      out.state = PartOutcome::State::kStalled;
+      break;
   }
-  const auto generation =
-      env->value("metadata", kube::Json::object()).value("generation", int64_t{0});
-  spdlog::info("controller=environment environment={} reconcileID={} observed generation {}",
-               request.key, request.reconcileId, generation);
-  return runtime::ReconcileResult::done();
+  return out;
+}
+
+EnvironmentReconciler::EnvironmentReconciler(runtime::StorePtr environments, Applier& applier,
+                                             runtime::EventRecorder& events)
+    : environments_(std::move(environments)),
+      applier_(applier),
+      namespacePart_(applier),
+      events_(events) {}
+
+bool EnvironmentReconciler::addFinalizer(const Json& object, std::string& error) {
+  const Json metadata = object.value("metadata", Json::object());
+  // The test on resourceVersion makes this lose, not clobber, against a concurrent edit.
+  Json patch = Json::array({{{"op", "test"},
+                             {"path", "/metadata/resourceVersion"},
+                             {"value", metadata["resourceVersion"]}}});
+  if (metadata.contains("finalizers") && metadata["finalizers"].is_array()) {
+    patch.push_back({{"op", "add"}, {"path", "/metadata/finalizers/-"}, {"value", kFinalizer}});
+  } else {
+    patch.push_back(
+        {{"op", "add"}, {"path", "/metadata/finalizers"}, {"value", Json::array({kFinalizer})}});
+  }
+  auto patched = applier_.client().patch(environments(), "", kube::nameOf(object),
+                                         kube::PatchType::kJson, patch);
+  if (!patched) error = "adding finalizer: " + patched.error().describe();
+  return patched.ok();
+}
+
+bool EnvironmentReconciler::removeFinalizer(const Json& object, std::string& error) {
+  const Json finalizers =
+      object.value("metadata", Json::object()).value("finalizers", Json::array());
+  for (size_t i = 0; i < finalizers.size(); ++i) {
+    if (finalizers[i] != kFinalizer) continue;
+    // Only our own entry, and only if it is still where we saw it.
+    const std::string path = "/metadata/finalizers/" + std::to_string(i);
+    const Json patch = Json::array({{{"op", "test"}, {"path", path}, {"value", kFinalizer}},
+                                    {{"op", "remove"}, {"path", path}}});
+    auto patched = applier_.client().patch(environments(), "", kube::nameOf(object),
+                                           kube::PatchType::kJson, patch);
+    if (!patched && !patched.error().isNotFound()) {
+      error = "removing finalizer: " + patched.error().describe();
+      return false;
+    }
+    return true;
+  }
+  return true;
+}
+
+std::string EnvironmentReconciler::publish(const Json& object, const StatusInput& input) {
+  const StatusResult result = computeStatus(input);
+  if (result.changed) {
+    auto patched =
+        applier_.client().patch(environments(), "", kube::nameOf(object), kube::PatchType::kMerge,
+                                {{"status", result.status}}, "status");
+    if (!patched && !patched.error().isNotFound()) {
+      return "writing status: " + patched.error().describe();
+    }
+  }
+  for (const ConditionTransition& t : result.transitions) {
+    if (t.newStatus.empty()) continue;  // a condition that went away is not news
+    std::string note = t.type + " is " + t.newStatus;
+    if (!t.message.empty()) note += ": " + t.message;
+    events_.record(object, t.warning ? "Warning" : "Normal", t.reason.empty() ? t.type : t.reason,
+                   "Reconcile", note);
+  }
+  return "";
+}
+
+ReconcileResult EnvironmentReconciler::finalize(const Json& object, const EnvironmentSpec& env,
+                                                const runtime::ReconcileRequest& request) {
+  if (!env.hasFinalizer) return ReconcileResult::done();  // nothing of ours holds it
+  const PartReport report = namespacePart_.finalize(env);
+  if (report.state == PartReport::State::kReady) {
+    std::string error;
+    if (!removeFinalizer(object, error)) return ReconcileResult::failed(error);
+    spdlog::info("{} finalized; namespace {} handled per deletionPolicy {}", logPrefix(request),
+                 env.namespace_.name,
+                 env.namespace_.deletionPolicy == DeletionPolicy::kRetain ? "Retain" : "Delete");
+    return ReconcileResult::done();
+  }
+  StatusInput input{.generation = env.generation,
+                    .deleting = true,
+                    .namespaceName = env.namespace_.name,
+                    .parts = {outcomeOf(kPartNamespace, report)},
+                    .previous = object.value("status", Json()),
+                    .now = std::chrono::system_clock::now()};
+  if (std::string error = publish(object, input); !error.empty()) {
+    return ReconcileResult::failed(error);
+  }
+  if (report.state == PartReport::State::kProgressing) {
+    return ReconcileResult::requeue(kProgressRecheck);
+  }
+  return ReconcileResult::failed(report.message);
+}
+
+ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest& request) {
+  const runtime::ObjectPtr cached = environments_->get(request.key);
+  if (!cached) return ReconcileResult::done();  // deleted, and finalized before that
+  const Json& object = *cached;
+
+  auto parsed = parseEnvironment(object);
+  if (const auto* error = std::get_if<std::string>(&parsed)) {
+    StatusInput input{
+        .generation = object.value("metadata", Json::object()).value("generation", int64_t{0}),
+        .parts = {PartOutcome{.part = std::string(kPartNamespace),
+                              .state = PartOutcome::State::kStalled,
+                              .reason = "InvalidSpec",
+                              .message = *error}},
+        .previous = object.value("status", Json()),
+        .now = std::chrono::system_clock::now()};
+    publish(object, input);
+    return ReconcileResult::terminalError(*error);
+  }
+  const EnvironmentSpec& env = std::get<EnvironmentSpec>(parsed);
+  if (env.deleting) return finalize(object, env, request);
+
+  if (!env.hasFinalizer) {
+    // Before anything is created, so that nothing can outlive the Environment unseen.
+    std::string error;
+    if (!addFinalizer(object, error)) return ReconcileResult::failed(error);
+  }
+
+  StatusInput input{.generation = env.generation,
+                    .suspended = env.suspend,
+                    .namespaceName = env.namespace_.name,
+                    .previous = object.value("status", Json()),
+                    .now = std::chrono::system_clock::now()};
+  PartReport report;
+  if (!env.suspend) {
+    report = namespacePart_.reconcile(env);
+    for (const std::string& what : report.repaired) {
+      events_.record(object, "Normal", "DriftRepaired", "Apply",
+                     what + " had been changed or deleted outside envop; restored");
+      spdlog::info("{} repaired drift: {}", logPrefix(request), what);
+    }
+    input.parts.push_back(outcomeOf(kPartNamespace, report));
+  }
+  if (std::string error = publish(object, input); !error.empty()) {
+    return ReconcileResult::failed(error);
+  }
+  switch (report.state) {
+    case PartReport::State::kReady:
+      return ReconcileResult::done();
+    case PartReport::State::kProgressing:
+      return ReconcileResult::requeue(kProgressRecheck);
+    case PartReport::State::kFailed:
+      return ReconcileResult::failed(report.message);
+    case PartReport::State::kStalled:
+      spdlog::warn("{} stalled: {}", logPrefix(request), report.message);
+      return ReconcileResult::requeue(kStalledRecheck);
+  }
+  return ReconcileResult::done();
 }
 
 }  // namespace envop::environment

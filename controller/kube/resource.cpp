@@ -51,6 +51,22 @@ const Resource& customResourceDefinitions() {
                           "CustomResourceDefinition", false};
   return r;
 }
+const Resource& resourceQuotas() {
+  static const Resource r{"", "v1", "resourcequotas", "ResourceQuota", true};
+  return r;
+}
+const Resource& limitRanges() {
+  static const Resource r{"", "v1", "limitranges", "LimitRange", true};
+  return r;
+}
+const Resource& networkPolicies() {
+  static const Resource r{"networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true};
+  return r;
+}
+const Resource& endpointSlices() {
+  static const Resource r{"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true};
+  return r;
+}
 }  // namespace resources
 
 std::string urlEncode(const std::string& value) {

@@ -31,6 +31,10 @@ const Resource& serviceAccounts();
 const Resource& leases();
 const Resource& events();
 const Resource& customResourceDefinitions();
+const Resource& resourceQuotas();
+const Resource& limitRanges();
+const Resource& networkPolicies();
+const Resource& endpointSlices();
 }  // namespace resources
 
 // Percent-encodes a query parameter value.

@@ -94,6 +94,17 @@ std::string ScopedCluster::value(const std::string& key) const {
   return "";
 }
 
+CommandResult ScopedCluster::kubectl(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {value("KUBECTL"), "--kubeconfig", kubeconfig()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runCommand(argv);
+}
+
+void ScopedCluster::applyCrds() const {
+  const CommandResult r = runCommand({clusterScripts() + "/apply-crds", dir_});
+  if (r.exitCode != 0) throw std::runtime_error("apply-crds failed: " + r.err);
+}
+
 void ScopedCluster::restart(const std::string& component) const {
   const CommandResult r = runCommand({clusterScripts() + "/restart", dir_, component});
   if (r.exitCode != 0) throw std::runtime_error("restart " + component + " failed: " + r.err);

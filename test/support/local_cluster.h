@@ -52,6 +52,9 @@ class ScopedCluster final {
   const std::string& dir() const { return dir_; }
   std::string kubeconfig() const { return dir_ + "/kubeconfig"; }
   std::string value(const std::string& key) const;  // from DIR/env, re-read on each call
+  CommandResult kubectl(const std::vector<std::string>& args) const;
+  // test/cluster/apply-crds DIR; throws on failure.
+  void applyCrds() const;
   // test/cluster/restart DIR component; throws when it does not come back.
   void restart(const std::string& component) const;
 

@@ -1,0 +1,173 @@
+#include "controller/environment/spec.h"
+
+namespace envop::environment {
+namespace {
+
+// A field-path-aware reader: each accessor names the path in its error.
+class Reader {
+ public:
+  std::optional<std::string> error;
+
+  const Json* child(const Json& parent, const char* key) const {
+    if (!parent.is_object()) return nullptr;
+    auto it = parent.find(key);
+    return it == parent.end() || it->is_null() ? nullptr : &*it;
+  }
+  std::string string(const Json& parent, const char* key, const std::string& path,
+                     std::string fallback = "") {
+    const Json* v = child(parent, key);
+    if (v == nullptr) return fallback;
+    if (!v->is_string()) {
+      fail(path + ": must be a string");
+      return fallback;
+    }
+    return v->get<std::string>();
+  }
+  bool boolean(const Json& parent, const char* key, const std::string& path, bool fallback) {
+    const Json* v = child(parent, key);
+    if (v == nullptr) return fallback;
+    if (!v->is_boolean()) {
+      fail(path + ": must be true or false");
+      return fallback;
+    }
+    return v->get<bool>();
+  }
+  Json object(const Json& parent, const char* key, const std::string& path) {
+    const Json* v = child(parent, key);
+    if (v == nullptr) return Json::object();
+    if (!v->is_object()) {
+      fail(path + ": must be an object");
+      return Json::object();
+    }
+    return *v;
+  }
+  void fail(std::string message) {
+    if (!error) error = std::move(message);
+  }
+};
+
+}  // namespace
+
+Json ownershipLabels(const std::string& environment) {
+  return {{kManagedByLabel, kManagedByValue}, {kEnvironmentLabel, environment}};
+}
+
+std::string ownerOf(const Json& object) {
+  const Json labels = object.value("metadata", Json::object()).value("labels", Json::object());
+  auto it = labels.find(kEnvironmentLabel);
+  return it != labels.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+bool ownedBy(const Json& object, const std::string& environment) {
+  return ownerOf(object) == environment;
+}
+
+std::variant<EnvironmentSpec, std::string> parseEnvironment(const Json& object) {
+  Reader r;
+  EnvironmentSpec env;
+  const Json metadata = r.object(object, "metadata", "metadata");
+  env.name = r.string(metadata, "name", "metadata.name");
+  env.uid = r.string(metadata, "uid", "metadata.uid");
+  env.generation = metadata.value("generation", std::int64_t{0});
+  env.deleting = metadata.contains("deletionTimestamp") && !metadata["deletionTimestamp"].is_null();
+  for (const Json& f : metadata.value("finalizers", Json::array())) {
+    if (f.is_string() && f.get<std::string>() == kFinalizer) env.hasFinalizer = true;
+  }
+  if (env.name.empty()) return std::string("metadata.name: required");
+
+  const Json spec = r.object(object, "spec", "spec");
+  env.stage = r.string(spec, "stage", "spec.stage");
+  if (env.stage != "production" && env.stage != "gray" && env.stage != "test" &&
+      env.stage != "development") {
+    return "spec.stage: must be production, gray, test or development, not \"" + env.stage + "\"";
+  }
+  env.suspend = r.boolean(spec, "suspend", "spec.suspend", false);
+
+  const Json ns = r.object(spec, "namespace", "spec.namespace");
+  NamespaceSpec& n = env.namespace_;
+  n.name = r.string(ns, "name", "spec.namespace.name", env.name);
+  n.labels = r.object(ns, "labels", "spec.namespace.labels");
+  n.annotations = r.object(ns, "annotations", "spec.namespace.annotations");
+  const std::string creation =
+      r.string(ns, "creationPolicy", "spec.namespace.creationPolicy", "CreateOrAdopt");
+  if (creation == "Create") {
+    n.creationPolicy = CreationPolicy::kCreate;
+  } else if (creation == "Adopt") {
+    n.creationPolicy = CreationPolicy::kAdopt;
+  } else if (creation == "CreateOrAdopt") {
+    n.creationPolicy = CreationPolicy::kCreateOrAdopt;
+  } else {
+    r.fail("spec.namespace.creationPolicy: must be Create, Adopt or CreateOrAdopt");
+  }
+  // Production and gray keep their namespace unless told otherwise; test and
+  // development clean up after themselves.
+  const bool keepByDefault = env.stage == "production" || env.stage == "gray";
+  const std::string deletion = r.string(ns, "deletionPolicy", "spec.namespace.deletionPolicy",
+                                        keepByDefault ? "Retain" : "Delete");
+  n.deletionPolicyExplicit = r.child(ns, "deletionPolicy") != nullptr;
+  if (deletion == "Retain") {
+    n.deletionPolicy = DeletionPolicy::kRetain;
+  } else if (deletion == "Delete") {
+    n.deletionPolicy = DeletionPolicy::kDelete;
+  } else {
+    r.fail("spec.namespace.deletionPolicy: must be Retain or Delete");
+  }
+  if (const Json* quota = r.child(ns, "resourceQuota")) {
+    const Json hard = r.object(*quota, "hard", "spec.namespace.resourceQuota.hard");
+    if (!hard.empty()) n.resourceQuotaHard = hard;
+  }
+  if (const Json* limits = r.child(ns, "limitRange")) {
+    if (!limits->is_object()) {
+      r.fail("spec.namespace.limitRange: must be an object");
+    } else if (!limits->empty()) {
+      n.limitRange = *limits;
+    }
+  }
+  const std::string isolation =
+      r.string(ns, "networkIsolation", "spec.namespace.networkIsolation", "None");
+  if (isolation != "None" && isolation != "Isolated") {
+    r.fail("spec.namespace.networkIsolation: must be None or Isolated");
+  }
+  n.isolated = isolation == "Isolated";
+
+  if (const Json* ext = r.child(spec, "externalServices")) {
+    ExternalServicesSpec es;
+    es.namespace_ = r.string(*ext, "namespace", "spec.externalServices.namespace", "ext");
+    const Json* services = r.child(*ext, "services");
+    if (services != nullptr && services->is_array()) {
+      for (size_t i = 0; i < services->size(); ++i) {
+        const Json& s = (*services)[i];
+        const std::string path = "spec.externalServices.services[" + std::to_string(i) + "]";
+        ExternalService svc;
+        svc.name = r.string(s, "name", path + ".name");
+        svc.hostname = r.string(s, "hostname", path + ".hostname");
+        for (const Json& a : s.value("addresses", Json::array())) {
+          if (a.is_string()) svc.addresses.push_back(a.get<std::string>());
+        }
+        if (svc.addresses.empty() == svc.hostname.empty()) {
+          r.fail(path + ": needs exactly one of addresses or hostname");
+        }
+        const Json ports = s.value("ports", Json::array());
+        for (size_t j = 0; j < ports.size(); ++j) {
+          ServicePort p;
+          p.name = r.string(ports[j], "name", path + ".ports[" + std::to_string(j) + "].name");
+          p.port = ports[j].value("port", 0);
+          p.protocol = r.string(ports[j], "protocol", path + ".protocol", "TCP");
+          if (p.port < 1 || p.port > 65535) {
+            r.fail(path + ".ports[" + std::to_string(j) + "].port: must be 1 to 65535");
+          }
+          svc.ports.push_back(std::move(p));
+        }
+        if (s.contains("metricsPort") && s["metricsPort"].is_number_integer()) {
+          svc.metricsPort = s["metricsPort"].get<int>();
+        }
+        es.services.push_back(std::move(svc));
+      }
+    }
+    env.externalServices = std::move(es);
+  }
+  if (r.error) return *r.error;
+  return env;
+}
+
+}  // namespace envop::environment

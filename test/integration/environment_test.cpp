@@ -1,0 +1,260 @@
+// The Environment as users drive it: kubectl apply, wait for Ready, edit, delete.
+// Each test has a control plane and a controller of its own, so that what it counts
+// (writes, reconciles, events) is its own.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "test/support/controller_process.h"
+#include "test/support/local_cluster.h"
+
+namespace envop::testing {
+namespace {
+
+using Json = nlohmann::json;
+using namespace std::chrono_literals;
+
+std::string sample(const std::string& name) {
+  return std::string(ENVOP_SOURCE_DIR) + "/samples/" + name + ".yaml";
+}
+
+class EnvironmentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_ = std::make_unique<ScopedCluster>();
+    cluster_->applyCrds();
+    controller_ = std::make_unique<ControllerProcess>("envop", cluster_->kubeconfig());
+    ASSERT_TRUE(within(60s, [&] { return controller_->probe("/readyz") == 200; }))
+        << controller_->log();
+  }
+  void TearDown() override {
+    controller_.reset();
+    cluster_.reset();
+  }
+
+  CommandResult kubectl(const std::vector<std::string>& args) { return cluster_->kubectl(args); }
+  Json get(const std::vector<std::string>& what) {
+    std::vector<std::string> args = {"get"};
+    args.insert(args.end(), what.begin(), what.end());
+    args.insert(args.end(), {"-o", "json"});
+    const CommandResult r = kubectl(args);
+    if (r.exitCode != 0) return Json();
+    return Json::parse(r.out);
+  }
+  // Writes a manifest to a file and applies it.
+  CommandResult apply(const std::string& manifest) {
+    const std::string file = cluster_->dir() + "/" + uniqueName("manifest") + ".yaml";
+    std::ofstream(file) << manifest;
+    return kubectl({"apply", "-f", file});
+  }
+  CommandResult waitFor(const std::string& condition, const std::string& object,
+                        const std::string& timeout = "60s") {
+    return kubectl({"wait", "--for=" + condition, object, "--timeout=" + timeout});
+  }
+  double writes() {
+    const std::string page = controller_->metrics();
+    double n = 0;
+    for (const char* verb : {"POST", "PUT", "PATCH", "DELETE"}) {
+      n += sumSamples(page, "rest_client_requests_total", {"method=\"" + std::string(verb) + "\""});
+    }
+    return n;
+  }
+  double reconciles() {
+    return sumSamples(controller_->metrics(), "controller_runtime_reconcile_total",
+                      {"controller=\"environment\""});
+  }
+
+  std::unique_ptr<ScopedCluster> cluster_;
+  std::unique_ptr<ControllerProcess> controller_;
+};
+
+TEST_F(EnvironmentTest, EverySampleReachesReadyWithItsNamespaceFencedAndWired) {
+  for (const char* name : {"pro", "pre", "test", "dev"}) {
+    const CommandResult r = kubectl({"apply", "-f", sample(name)});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+  }
+  for (const char* name : {"pro", "pre", "test", "dev"}) {
+    const CommandResult r = waitFor("condition=Ready", std::string("environment/") + name);
+    ASSERT_EQ(r.exitCode, 0) << name << ": " << r.err << "\n" << controller_->log();
+  }
+
+  const Json pro = get({"environment", "pro"});
+  EXPECT_EQ(pro["status"]["phase"], "Ready");
+  EXPECT_EQ(pro["status"]["namespace"], "pro");
+  EXPECT_EQ(pro["status"]["observedGeneration"], pro["metadata"]["generation"]);
+  EXPECT_EQ(pro["metadata"]["finalizers"], Json::array({"envop.io/finalizer"}));
+
+  const Json ns = get({"namespace", "pro"});
+  EXPECT_EQ(ns["metadata"]["labels"]["team"], "springcloud");
+  EXPECT_EQ(ns["metadata"]["labels"]["app.kubernetes.io/managed-by"], "envop");
+  EXPECT_EQ(ns["metadata"]["labels"]["envop.io/environment"], "pro");
+
+  const Json quota = get({"resourcequota", "envop-quota", "-n", "pro"});
+  EXPECT_EQ(quota["spec"]["hard"]["pods"], "200");
+  const Json limits = get({"limitrange", "envop-limits", "-n", "pro"});
+  EXPECT_EQ(limits["spec"]["limits"][0]["default"]["memory"], "512Mi");
+  const Json netpol = get({"networkpolicy", "envop-isolation", "-n", "pro"});
+  EXPECT_EQ(netpol["spec"]["policyTypes"], Json::array({"Ingress"}));
+  EXPECT_TRUE(get({"networkpolicy", "envop-isolation", "-n", "dev"}).is_null())
+      << "dev is not isolated";
+
+  // Production middleware reachable by name from ext.
+  const Json pg = get({"service", "postgresql", "-n", "ext"});
+  EXPECT_FALSE(pg["spec"].contains("selector"));
+  EXPECT_EQ(pg["spec"]["ports"][0]["port"], 5432);
+  const Json slice = get({"endpointslice", "postgresql-ipv4", "-n", "ext"});
+  EXPECT_EQ(slice["metadata"]["labels"]["kubernetes.io/service-name"], "postgresql");
+  ASSERT_EQ(slice["endpoints"].size(), 2u);
+  EXPECT_EQ(slice["endpoints"][0]["addresses"][0], "10.20.0.11");
+
+  const CommandResult table = kubectl({"get", "environments"});
+  for (const char* column : {"STAGE", "NAMESPACE", "READY", "RELEASES", "AGE"}) {
+    EXPECT_NE(table.out.find(column), std::string::npos) << table.out;
+  }
+  EXPECT_NE(table.out.find("production"), std::string::npos) << table.out;
+}
+
+TEST_F(EnvironmentTest, AResyncWithNothingChangedWritesNothing) {
+  ASSERT_EQ(kubectl({"apply", "-f", sample("pro")}).exitCode, 0);
+  ASSERT_EQ(waitFor("condition=Ready", "environment/pro").exitCode, 0) << controller_->log();
+  // Let the reconciles that Ready's own status write and the owned objects' watch
+  // events cause settle: the count stops moving.
+  double before = -1;
+  ASSERT_TRUE(within(30s, [&] {
+    const double now = reconciles();
+    const bool settled =
+        now == before &&
+        controller_->metrics().find("workqueue_depth{name=\"environment\"} 0") != std::string::npos;
+    before = now;
+    return settled;
+  }));
+  const double writesBefore = writes();
+  const double reconcilesBefore = reconciles();
+  // A metadata-only change wakes the controller without changing what it must do.
+  ASSERT_EQ(kubectl({"annotate", "environment", "pro", "touched=1"}).exitCode, 0);
+  ASSERT_TRUE(within(30s, [&] { return reconciles() > reconcilesBefore; }));
+  EXPECT_EQ(writes(), writesBefore) << "a resync wrote to the API server";
+}
+
+TEST_F(EnvironmentTest, DriftIsRepairedFromWatchesWithAnEvent) {
+  ASSERT_EQ(kubectl({"apply", "-f", sample("test")}).exitCode, 0);
+  ASSERT_EQ(waitFor("condition=Ready", "environment/test").exitCode, 0) << controller_->log();
+
+  ASSERT_EQ(kubectl({"delete", "resourcequota", "envop-quota", "-n", "test"}).exitCode, 0);
+  EXPECT_EQ(
+      kubectl({"wait", "--for=create", "resourcequota/envop-quota", "-n", "test", "--timeout=30s"})
+          .exitCode,
+      0)
+      << controller_->log();
+
+  ASSERT_EQ(kubectl({"patch", "networkpolicy", "envop-isolation", "-n", "test", "--type=merge",
+                     "-p", R"({"spec":{"podSelector":{"matchLabels":{"opened":"by-hand"}}}})"})
+                .exitCode,
+            0);
+  EXPECT_TRUE(within(30s, [&] {
+    const Json netpol = get({"networkpolicy", "envop-isolation", "-n", "test"});
+    return netpol.is_object() && netpol["spec"]["podSelector"] == Json::object();
+  })) << controller_->log();
+
+  EXPECT_TRUE(within(30s, [&] {
+    const CommandResult events =
+        kubectl({"get", "events.events.k8s.io", "-n", "default", "--field-selector",
+                 "reason=DriftRepaired", "-o", "name"});
+    return events.exitCode == 0 && !events.out.empty();
+  })) << "no DriftRepaired event";
+}
+
+TEST_F(EnvironmentTest, DeletionFollowsDeletionPolicy) {
+  ASSERT_EQ(kubectl({"apply", "-f", sample("pro")}).exitCode, 0);
+  ASSERT_EQ(kubectl({"apply", "-f", sample("dev")}).exitCode, 0);
+  ASSERT_EQ(waitFor("condition=Ready", "environment/pro").exitCode, 0) << controller_->log();
+  ASSERT_EQ(waitFor("condition=Ready", "environment/dev").exitCode, 0) << controller_->log();
+
+  // pro: Retain keeps the namespace and its guardrails, without envop's labels.
+  CommandResult r = kubectl({"delete", "environment", "pro", "--timeout=60s"});
+  ASSERT_EQ(r.exitCode, 0) << r.err << controller_->log();
+  const Json ns = get({"namespace", "pro"});
+  ASSERT_TRUE(ns.is_object()) << "a Retain namespace was deleted";
+  EXPECT_EQ(ns["status"]["phase"], "Active");
+  EXPECT_FALSE(ns["metadata"]["labels"].contains("app.kubernetes.io/managed-by"));
+  EXPECT_FALSE(ns["metadata"]["labels"].contains("envop.io/environment"));
+  EXPECT_EQ(ns["metadata"]["labels"]["team"], "springcloud");
+  const Json quota = get({"resourcequota", "envop-quota", "-n", "pro"});
+  ASSERT_TRUE(quota.is_object());
+  EXPECT_FALSE(quota["metadata"].value("labels", Json::object()).contains("envop.io/environment"));
+  EXPECT_TRUE(get({"service", "postgresql", "-n", "ext"}).is_object())
+      << "retained production's middleware endpoints";
+
+  // dev: Delete removes the namespace for real (the namespace controller empties it).
+  r = kubectl({"delete", "environment", "dev", "--timeout=90s"});
+  ASSERT_EQ(r.exitCode, 0) << r.err << controller_->log();
+  EXPECT_EQ(kubectl({"get", "namespace", "dev"}).exitCode, 1) << "dev namespace still there";
+}
+
+TEST_F(EnvironmentTest, AdoptionFollowsCreationPolicy) {
+  ASSERT_EQ(kubectl({"create", "namespace", "legacy"}).exitCode, 0);
+  ASSERT_EQ(kubectl({"create", "configmap", "keep-me", "-n", "legacy"}).exitCode, 0);
+  const std::string manifest = R"(apiVersion: envop.io/v1alpha1
+kind: Environment
+metadata: {name: legacy}
+spec:
+  stage: test
+  namespace: {name: legacy, creationPolicy: Create}
+)";
+  ASSERT_EQ(apply(manifest).exitCode, 0);
+  ASSERT_EQ(waitFor("condition=Stalled", "environment/legacy").exitCode, 0) << controller_->log();
+  Json env = get({"environment", "legacy"});
+  Json ready;
+  for (const Json& c : env["status"]["conditions"]) {
+    if (c["type"] == "Ready") ready = c;
+  }
+  EXPECT_EQ(ready["status"], "False");
+  EXPECT_NE(ready["message"].get<std::string>().find("creationPolicy is Create"), std::string::npos)
+      << ready.dump();
+  EXPECT_FALSE(get({"namespace", "legacy"})["metadata"]["labels"].contains("envop.io/environment"))
+      << "Create must not touch a namespace it did not create";
+
+  ASSERT_EQ(kubectl({"patch", "environment", "legacy", "--type=merge", "-p",
+                     R"({"spec":{"namespace":{"creationPolicy":"CreateOrAdopt"}}})"})
+                .exitCode,
+            0);
+  ASSERT_EQ(waitFor("condition=Ready", "environment/legacy").exitCode, 0) << controller_->log();
+  const Json ns = get({"namespace", "legacy"});
+  EXPECT_EQ(ns["metadata"]["labels"]["envop.io/environment"], "legacy");
+  EXPECT_EQ(ns["metadata"]["annotations"]["envop.io/adopted"], "true");
+
+  // A test stage deletes its namespace by default, but never one it adopted unless told.
+  ASSERT_EQ(kubectl({"delete", "environment", "legacy", "--timeout=60s"}).exitCode, 0);
+  EXPECT_TRUE(get({"configmap", "keep-me", "-n", "legacy"}).is_object());
+
+  const std::string adoptMissing = R"(apiVersion: envop.io/v1alpha1
+kind: Environment
+metadata: {name: ghost}
+spec:
+  stage: development
+  namespace: {name: ghost, creationPolicy: Adopt}
+)";
+  ASSERT_EQ(apply(adoptMissing).exitCode, 0);
+  ASSERT_EQ(waitFor("condition=Stalled", "environment/ghost").exitCode, 0) << controller_->log();
+  EXPECT_EQ(kubectl({"get", "namespace", "ghost"}).exitCode, 1);
+}
+
+TEST_F(EnvironmentTest, SuspendedEnvironmentChangesNothingAndSaysSo) {
+  const std::string manifest = R"(apiVersion: envop.io/v1alpha1
+kind: Environment
+metadata: {name: frozen}
+spec:
+  stage: development
+  suspend: true
+  namespace: {name: frozen}
+)";
+  ASSERT_EQ(apply(manifest).exitCode, 0);
+  EXPECT_TRUE(within(30s, [&] {
+    return get({"environment", "frozen"})["status"].value("phase", "") == "Suspended";
+  })) << controller_->log();
+  EXPECT_EQ(kubectl({"get", "namespace", "frozen"}).exitCode, 1) << "suspend created a namespace";
+}
+
+}  // namespace
+}  // namespace envop::testing

@@ -1,0 +1,106 @@
+#include "test/support/controller_process.h"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "test/support/local_cluster.h"
+
+namespace envop::testing {
+
+namespace bp = boost::process;
+using namespace std::chrono_literals;
+
+int freePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::pair<int, std::string> httpGet(int port, const std::string& path) {
+  const CommandResult r = runCommand({"curl", "-s", "-o", "-", "-w", "\n%{http_code}",
+                                      "http://127.0.0.1:" + std::to_string(port) + path});
+  const auto nl = r.out.rfind('\n');
+  if (r.exitCode != 0 || nl == std::string::npos) return {0, r.err};
+  return {std::stoi(r.out.substr(nl + 1)), r.out.substr(0, nl)};
+}
+
+double sample(const std::string& page, const std::string& metricWithLabels) {
+  std::istringstream in(page);
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() > metricWithLabels.size() &&
+        line.compare(0, metricWithLabels.size(), metricWithLabels) == 0 &&
+        line[metricWithLabels.size()] == ' ') {
+      return std::stod(line.substr(metricWithLabels.size() + 1));
+    }
+  }
+  return -1;
+}
+
+double sumSamples(const std::string& page, const std::string& metric,
+                  const std::vector<std::string>& labels) {
+  double sum = 0;
+  std::istringstream in(page);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(metric + "{", 0) != 0) continue;
+    const auto close = line.find("} ");
+    if (close == std::string::npos) continue;
+    const std::string set = line.substr(metric.size() + 1, close - metric.size() - 1);
+    bool all = true;
+    for (const std::string& l : labels) all = all && set.find(l) != std::string::npos;
+    if (all) sum += std::stod(line.substr(close + 2));
+  }
+  return sum;
+}
+
+bool within(std::chrono::milliseconds limit, const std::function<bool()>& cond) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return cond();
+}
+
+ControllerProcess::ControllerProcess(const std::string& name, const std::string& kubeconfig,
+                                     const std::vector<std::string>& extraFlags) {
+  metricsPort_ = freePort();
+  probePort_ = freePort();
+  log_ = std::string(ENVOP_BINARY_DIR) + "/" + uniqueName(name) + ".log";
+  std::vector<std::string> args = {"--kubeconfig",
+                                   kubeconfig,
+                                   "--metrics-bind-address",
+                                   "127.0.0.1:" + std::to_string(metricsPort_),
+                                   "--health-probe-bind-address",
+                                   "127.0.0.1:" + std::to_string(probePort_),
+                                   "--log-format",
+                                   "text"};
+  args.insert(args.end(), extraFlags.begin(), extraFlags.end());
+  child_ = bp::child(std::string(ENVOP_BINARY_DIR) + "/controller/envop-controller", args,
+                     bp::std_in.close(), (bp::std_out & bp::std_err) > log_);
+}
+
+ControllerProcess::~ControllerProcess() {
+  if (child_.running()) ::kill(child_.id(), SIGKILL);
+  if (child_.valid()) child_.wait();
+}
+
+void ControllerProcess::signal(int sig) { ::kill(child_.id(), sig); }
+
+int ControllerProcess::waitExit() {
+  child_.wait();
+  return child_.exit_code();
+}
+
+}  // namespace envop::testing

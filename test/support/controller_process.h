@@ -1,0 +1,52 @@
+// ControllerProcess runs envop-controller as a real process for a test, with its
+// metrics and probe ports on free loopback ports, and reads what it serves.
+#pragma once
+
+#include <boost/process.hpp>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace envop::testing {
+
+int freePort();
+
+// GET http://127.0.0.1:port/path; {status, body}, status 0 when nothing answered.
+std::pair<int, std::string> httpGet(int port, const std::string& path);
+
+// The value of one sample of a Prometheus text page (metric with its labels, as
+// rendered), or -1 when absent.
+double sample(const std::string& page, const std::string& metricWithLabels);
+
+// The sum of every sample of a metric whose label set contains all of `labels`
+// (e.g. {"method=\"PATCH\""}).
+double sumSamples(const std::string& page, const std::string& metric,
+                  const std::vector<std::string>& labels);
+
+// Polls cond every 100 ms until it holds or `limit` passes. The deadline is a
+// requirement under test (or a bound on a hang), never a stand-in for an event.
+bool within(std::chrono::milliseconds limit, const std::function<bool()>& cond);
+
+class ControllerProcess final {
+ public:
+  ControllerProcess(const std::string& name, const std::string& kubeconfig,
+                    const std::vector<std::string>& extraFlags = {});
+  ~ControllerProcess();  // SIGKILL if still running
+  ControllerProcess(const ControllerProcess&) = delete;
+  ControllerProcess& operator=(const ControllerProcess&) = delete;
+
+  std::string metrics() const { return httpGet(metricsPort_, "/metrics").second; }
+  int probe(const std::string& path) const { return httpGet(probePort_, path).first; }
+  void signal(int sig);
+  int waitExit();
+  const std::string& log() const { return log_; }
+
+ private:
+  int metricsPort_ = 0;
+  int probePort_ = 0;
+  std::string log_;
+  boost::process::child child_;
+};
+
+}  // namespace envop::testing

@@ -1,0 +1,317 @@
+#include "controller/environment/status.h"
+
+#include <gtest/gtest.h>
+
+namespace envop::environment {
+namespace {
+
+using State = PartOutcome::State;
+
+const util::WallTime kT0 = util::WallTime{} + std::chrono::seconds(1704164645);
+const util::WallTime kT1 = kT0 + std::chrono::minutes(5);
+const util::WallTime kT2 = kT1 + std::chrono::minutes(5);
+
+PartOutcome part(std::string_view name, State state, std::string reason = "",
+                 std::string message = "") {
+  return {.part = std::string(name),
+          .state = state,
+          .reason = std::move(reason),
+          .message = std::move(message)};
+}
+
+StatusInput input(std::vector<PartOutcome> parts, nlohmann::json previous = nullptr,
+                  util::WallTime now = kT0) {
+  return {.generation = 3,
+          .namespaceName = "pro",
+          .parts = std::move(parts),
+          .previous = std::move(previous),
+          .now = now};
+}
+
+std::vector<Condition> conditionsOf(const StatusResult& r) {
+  return conditionsFromJson(r.status["conditions"]);
+}
+
+Condition mustFind(const StatusResult& r, std::string_view type) {
+  const std::vector<Condition> conditions = conditionsOf(r);
+  const Condition* c = findCondition(conditions, type);
+  if (c == nullptr) {
+    ADD_FAILURE() << "no condition " << type << " in " << r.status.dump();
+    return {};
+  }
+  return *c;
+}
+
+bool has(const StatusResult& r, std::string_view type) {
+  return findCondition(conditionsOf(r), type) != nullptr;
+}
+
+std::vector<PartOutcome> allReady() {
+  return {part(kPartNamespace, State::kReady), part(kPartReleases, State::kReady)};
+}
+
+TEST(StatusCompute, AllConfiguredPartsReadyIsReady) {
+  const StatusResult r = computeStatus(input(allReady()));
+  EXPECT_EQ(r.status["phase"], "Ready");
+  EXPECT_EQ(r.status["observedGeneration"], 3);
+  EXPECT_EQ(r.status["namespace"], "pro");
+  const Condition ready = mustFind(r, "Ready");
+  EXPECT_EQ(ready.status, "True");
+  EXPECT_EQ(ready.reason, "Reconciled");
+  EXPECT_EQ(ready.message, "");
+  EXPECT_EQ(mustFind(r, "NamespaceReady").status, "True");
+  EXPECT_EQ(mustFind(r, "ReleasesReady").status, "True");
+  EXPECT_FALSE(has(r, "Reconciling"));
+  EXPECT_FALSE(has(r, "Stalled"));
+  for (const Condition& c : conditionsOf(r)) {
+    EXPECT_EQ(c.observedGeneration, 3) << c.type;
+    EXPECT_EQ(c.lastTransitionTime, "2024-01-02T03:04:05Z") << c.type;
+  }
+  EXPECT_TRUE(r.changed);
+}
+
+TEST(StatusCompute, ConditionsAreListedInAFixedOrder) {
+  const StatusResult r = computeStatus(
+      input({part(kPartReleases, State::kProgressing), part(kPartNamespace, State::kStalled)}));
+  std::vector<std::string> types;
+  for (const Condition& c : conditionsOf(r)) types.push_back(c.type);
+  EXPECT_EQ(types, (std::vector<std::string>{"Ready", "Reconciling", "Stalled", "NamespaceReady",
+                                             "ReleasesReady"}));
+}
+
+TEST(StatusCompute, UnconfiguredPartHasNoCondition) {
+  const StatusResult r = computeStatus(
+      input({part(kPartNamespace, State::kReady), part(kPartRegistry, State::kNotConfigured)}));
+  EXPECT_FALSE(has(r, "RegistryReady"));
+  EXPECT_FALSE(has(r, "MonitoringReady"));
+  EXPECT_EQ(mustFind(r, "Ready").status, "True");
+}
+
+TEST(StatusCompute, ExistingConditionOfUnconfiguredPartIsRemoved) {
+  const StatusResult first = computeStatus(
+      input({part(kPartNamespace, State::kReady), part(kPartRegistry, State::kFailed)}));
+  ASSERT_TRUE(has(first, "RegistryReady"));
+  const StatusResult gone = computeStatus(
+      input({part(kPartNamespace, State::kReady), part(kPartRegistry, State::kNotConfigured)},
+            first.status, kT1));
+  EXPECT_FALSE(has(gone, "RegistryReady"));
+  const StatusResult unlisted =
+      computeStatus(input({part(kPartNamespace, State::kReady)}, first.status, kT1));
+  EXPECT_FALSE(has(unlisted, "RegistryReady"));
+  EXPECT_EQ(unlisted.status["phase"], "Ready");
+}
+
+TEST(StatusCompute, ReadySummaryNamesTheFirstFailingPart) {
+  const StatusResult r = computeStatus(
+      input({part(kPartNamespace, State::kReady),
+             part(kPartReleases, State::kProgressing, "Installing", "gateway installing"),
+             part(kPartRegistry, State::kFailed, "HarborUnavailable", "503 from harbor")}));
+  const Condition ready = mustFind(r, "Ready");
+  EXPECT_EQ(ready.status, "False");
+  EXPECT_EQ(ready.reason, "HarborUnavailable");
+  EXPECT_EQ(ready.message, "Registry: 503 from harbor");
+  EXPECT_EQ(r.status["phase"], "Degraded");
+  const Condition registry = mustFind(r, "RegistryReady");
+  EXPECT_EQ(registry.status, "False");
+  EXPECT_EQ(registry.reason, "HarborUnavailable");
+  EXPECT_EQ(registry.message, "503 from harbor");
+}
+
+TEST(StatusCompute, ReadySummaryUsesDefaultReasonsAndPartOrder) {
+  // Listed out of order; Namespace still comes first among equally failing parts.
+  const StatusResult r = computeStatus(
+      input({part(kPartRegistry, State::kFailed), part(kPartNamespace, State::kFailed)}));
+  EXPECT_EQ(mustFind(r, "Ready").reason, "Failed");
+  EXPECT_EQ(mustFind(r, "Ready").message, "Namespace failed");
+}
+
+TEST(StatusCompute, StalledTakesPrecedenceAndIsRemovedWhenResolved) {
+  const StatusResult stalled =
+      computeStatus(input({part(kPartNamespace, State::kReady),
+                           part(kPartReleases, State::kStalled, "DependencyCycle", "a -> b -> a"),
+                           part(kPartRegistry, State::kFailed, "HarborUnavailable", "down")}));
+  EXPECT_EQ(mustFind(stalled, "Ready").reason, "DependencyCycle");
+  EXPECT_EQ(mustFind(stalled, "Ready").message, "Releases: a -> b -> a");
+  const Condition s = mustFind(stalled, "Stalled");
+  EXPECT_EQ(s.status, "True");
+  EXPECT_EQ(s.reason, "DependencyCycle");
+  EXPECT_EQ(s.message, "Releases: a -> b -> a");
+  EXPECT_EQ(stalled.status["phase"], "Degraded");
+
+  const StatusResult fixed =
+      computeStatus(input({part(kPartNamespace, State::kReady), part(kPartReleases, State::kReady),
+                           part(kPartRegistry, State::kReady)},
+                          stalled.status, kT1));
+  EXPECT_FALSE(has(fixed, "Stalled"));
+  EXPECT_EQ(mustFind(fixed, "Ready").status, "True");
+  EXPECT_EQ(fixed.status["phase"], "Ready");
+}
+
+TEST(StatusCompute, ReconcilingWhileAnyPartProgresses) {
+  const StatusResult r = computeStatus(
+      input({part(kPartNamespace, State::kReady),
+             part(kPartReleases, State::kProgressing, "Installing", "2/5 releases deployed")}));
+  const Condition reconciling = mustFind(r, "Reconciling");
+  EXPECT_EQ(reconciling.status, "True");
+  EXPECT_EQ(reconciling.reason, "Progressing");
+  EXPECT_EQ(reconciling.message, "Releases: 2/5 releases deployed");
+  EXPECT_EQ(mustFind(r, "Ready").reason, "Installing");
+  EXPECT_EQ(r.status["phase"], "Progressing");
+
+  const StatusResult done = computeStatus(input(allReady(), r.status, kT1));
+  EXPECT_FALSE(has(done, "Reconciling"));
+}
+
+TEST(StatusCompute, NothingObservedIsPending) {
+  const StatusResult r = computeStatus(input({part(kPartNamespace, State::kNotConfigured)}));
+  EXPECT_EQ(r.status["phase"], "Pending");
+  EXPECT_EQ(mustFind(r, "Ready").status, "Unknown");
+  EXPECT_EQ(mustFind(r, "Ready").reason, "Pending");
+}
+
+TEST(StatusCompute, SuspendedObservesOnly) {
+  StatusInput in = input({part(kPartNamespace, State::kReady),
+                          part(kPartReleases, State::kProgressing, "Installing", "x")});
+  in.suspended = true;
+  const StatusResult r = computeStatus(in);
+  EXPECT_EQ(r.status["phase"], "Suspended");
+  const Condition ready = mustFind(r, "Ready");
+  EXPECT_EQ(ready.status, "False");
+  EXPECT_EQ(ready.reason, "Suspended");
+  EXPECT_EQ(ready.message, "spec.suspend is true: observing only");
+  EXPECT_FALSE(has(r, "Reconciling"));
+  EXPECT_TRUE(has(r, "ReleasesReady"));  // what was observed is still reported
+}
+
+TEST(StatusCompute, DeletingIsTerminatingBeforeAnythingElse) {
+  StatusInput in = input(allReady());
+  in.deleting = true;
+  in.suspended = true;
+  const StatusResult r = computeStatus(in);
+  EXPECT_EQ(r.status["phase"], "Terminating");
+  EXPECT_EQ(mustFind(r, "Ready").status, "False");
+  EXPECT_EQ(mustFind(r, "Ready").reason, "Terminating");
+}
+
+TEST(StatusCompute, TransitionTimeKeptOnMessageChangeMovedOnFlip) {
+  const StatusResult first = computeStatus(input(
+      {part(kPartNamespace, State::kReady), part(kPartReleases, State::kProgressing, "", "1/5")}));
+  const StatusResult second = computeStatus(input(
+      {part(kPartNamespace, State::kReady), part(kPartReleases, State::kProgressing, "", "2/5")},
+      first.status, kT1));
+  EXPECT_TRUE(second.changed);
+  EXPECT_TRUE(second.transitions.empty());  // a message-only change is not an event
+  EXPECT_EQ(mustFind(second, "ReleasesReady").message, "2/5");
+  EXPECT_EQ(mustFind(second, "ReleasesReady").lastTransitionTime, formatTime(kT0));
+  EXPECT_EQ(mustFind(second, "Ready").lastTransitionTime, formatTime(kT0));
+
+  const StatusResult third = computeStatus(input(allReady(), second.status, kT2));
+  EXPECT_EQ(mustFind(third, "ReleasesReady").lastTransitionTime, formatTime(kT2));
+  EXPECT_EQ(mustFind(third, "Ready").lastTransitionTime, formatTime(kT2));
+  EXPECT_EQ(mustFind(third, "NamespaceReady").lastTransitionTime, formatTime(kT0));
+}
+
+TEST(StatusCompute, NewGenerationUpdatesEveryObservedGeneration) {
+  const StatusResult first = computeStatus(input(allReady()));
+  StatusInput next = input(allReady(), first.status, kT1);
+  next.generation = 4;
+  const StatusResult r = computeStatus(next);
+  EXPECT_TRUE(r.changed);
+  EXPECT_EQ(r.status["observedGeneration"], 4);
+  for (const Condition& c : conditionsOf(r)) {
+    EXPECT_EQ(c.observedGeneration, 4) << c.type;
+    EXPECT_EQ(c.lastTransitionTime, formatTime(kT0)) << c.type;
+  }
+}
+
+TEST(StatusCompute, IdempotentOnItsOwnOutput) {
+  const std::vector<std::vector<PartOutcome>> cases = {
+      allReady(),
+      {part(kPartNamespace, State::kReady), part(kPartReleases, State::kProgressing, "I", "m")},
+      {part(kPartNamespace, State::kStalled, "NamespaceExists", "creationPolicy is Create"),
+       part(kPartRegistry, State::kFailed)},
+      {}};
+  for (const auto& parts : cases) {
+    const StatusResult first = computeStatus(input(parts));
+    const StatusResult second = computeStatus(input(parts, first.status, kT1));
+    EXPECT_EQ(second.status, first.status) << first.status.dump();
+    EXPECT_EQ(second.status.dump(), first.status.dump());
+    EXPECT_FALSE(second.changed);
+    EXPECT_TRUE(second.transitions.empty());
+  }
+}
+
+TEST(StatusCompute, KeepsFieldsItDoesNotOwn) {
+  const nlohmann::json previous = {
+      {"registry", {{"projectID", 12}}},
+      {"releases", nlohmann::json::array({{{"name", "gateway"}}})},
+      {"conditions", nlohmann::json::array({{{"type", "SomeoneElses"},
+                                             {"status", "True"},
+                                             {"reason", "X"},
+                                             {"message", ""},
+                                             {"lastTransitionTime", "2020-01-01T00:00:00Z"}}})}};
+  StatusInput in = input(allReady(), previous);
+  in.partFields = {{"monitoring", {{"serviceMonitors", 3}}}, {"releases", nullptr}};
+  const StatusResult r = computeStatus(in);
+  EXPECT_EQ(r.status["registry"]["projectID"], 12);
+  EXPECT_EQ(r.status["monitoring"]["serviceMonitors"], 3);
+  EXPECT_FALSE(r.status.contains("releases"));
+  EXPECT_EQ(mustFind(r, "SomeoneElses").lastTransitionTime, "2020-01-01T00:00:00Z");
+  EXPECT_EQ(r.status["conditions"].back()["type"], "SomeoneElses");
+}
+
+TEST(StatusCompute, EmptyNamespaceNameKeepsThePreviousOne) {
+  StatusInput in = input(allReady(), {{"namespace", "pro"}});
+  in.namespaceName.clear();
+  EXPECT_EQ(computeStatus(in).status["namespace"], "pro");
+}
+
+TEST(StatusTransitions, ReportAppearedFlippedAndRemovedConditions) {
+  const StatusResult first =
+      computeStatus(input({part(kPartNamespace, State::kReady),
+                           part(kPartReleases, State::kStalled, "Cycle", "a->a")}));
+  // Everything is new on the first computation.
+  ASSERT_EQ(first.transitions.size(), 4u);
+  EXPECT_EQ(first.transitions[0], (ConditionTransition{.type = "Ready",
+                                                       .newStatus = "False",
+                                                       .reason = "Cycle",
+                                                       .message = "Releases: a->a",
+                                                       .warning = true}));
+  EXPECT_EQ(first.transitions[1].type, "Stalled");
+  EXPECT_TRUE(first.transitions[1].warning);
+  EXPECT_EQ(first.transitions[2].type, "NamespaceReady");
+  EXPECT_FALSE(first.transitions[2].warning);
+
+  const StatusResult second = computeStatus(input(allReady(), first.status, kT1));
+  ASSERT_EQ(second.transitions.size(), 3u);
+  EXPECT_EQ(second.transitions[0], (ConditionTransition{.type = "Ready",
+                                                        .oldStatus = "False",
+                                                        .newStatus = "True",
+                                                        .oldReason = "Cycle",
+                                                        .reason = "Reconciled",
+                                                        .message = ""}));
+  EXPECT_EQ(second.transitions[1].type, "ReleasesReady");
+  EXPECT_EQ(second.transitions[1].newStatus, "True");
+  EXPECT_EQ(second.transitions[2],
+            (ConditionTransition{.type = "Stalled", .oldStatus = "True", .oldReason = "Cycle"}));
+}
+
+TEST(StatusTransitions, ReasonChangeWithoutFlipIsATransition) {
+  const StatusResult first = computeStatus(
+      input({part(kPartNamespace, State::kReady), part(kPartRegistry, State::kProgressing)}));
+  const StatusResult second = computeStatus(
+      input({part(kPartNamespace, State::kReady), part(kPartRegistry, State::kFailed, "Down", "x")},
+            first.status, kT1));
+  // Ready False:Progressing -> False:Down, RegistryReady likewise, Reconciling removed.
+  ASSERT_EQ(second.transitions.size(), 3u);
+  EXPECT_EQ(second.transitions[0].type, "Ready");
+  EXPECT_EQ(second.transitions[0].oldReason, "Progressing");
+  EXPECT_EQ(second.transitions[0].reason, "Down");
+  EXPECT_EQ(second.transitions[1].type, "RegistryReady");
+  EXPECT_EQ(second.transitions[2].type, "Reconciling");
+  EXPECT_EQ(second.transitions[2].newStatus, "");
+  EXPECT_EQ(mustFind(second, "Ready").lastTransitionTime, formatTime(kT0));
+}
+
+}  // namespace
+}  // namespace envop::environment
