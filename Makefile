@@ -33,6 +33,9 @@ asan:
 	@$(MAKE) --no-print-directory BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_FLAGS=-DENVOP_SANITIZE=ON build
 	ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L unit
 
+bench: build binaries
+	bench/environments_at_scale 200 $(BUILD_DIR)
+
 demo: build binaries
 	scripts/demo $(BUILD_DIR)
 

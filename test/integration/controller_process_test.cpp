@@ -17,9 +17,9 @@ using namespace std::chrono_literals;
 
 class Replica {
  public:
-  Replica(const std::string& name, const std::string& leaseId)
+  Replica(const std::string& name, const std::string& kubeconfig, const std::string& leaseId)
       : leaseId_(leaseId),
-        process_(name, LocalCluster::get().kubeconfig(),
+        process_(name, kubeconfig,
                  {"--leader-elect", "--leader-election-namespace", "default",
                   "--leader-election-id", leaseId}) {}
   std::string metrics() const { return process_.metrics(); }
@@ -41,11 +41,20 @@ class Replica {
   ControllerProcess process_;
 };
 
-// The CRD is applied once for the suite by the cluster.crds ctest fixture.
-class ControllerProcessTest : public ::testing::Test {};
+// Controllers reconcile (and put finalizers on) every Environment they see, so each
+// test runs them against a control plane of its own.
+class ControllerProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_ = std::make_unique<ScopedCluster>();
+    cluster_->applyCrds();
+  }
+  const std::string kubeconfig() const { return cluster_->kubeconfig(); }
+  std::unique_ptr<ScopedCluster> cluster_;
+};
 
 TEST_F(ControllerProcessTest, ExactlyOneReplicaLeadsAndSigtermHandsOverQuickly) {
-  const LocalCluster& c = LocalCluster::get();
+  const ScopedCluster& c = *cluster_;
   const std::string env = uniqueName("le");
   CommandResult r;
   const std::string manifest =
@@ -58,8 +67,8 @@ TEST_F(ControllerProcessTest, ExactlyOneReplicaLeadsAndSigtermHandsOverQuickly) 
   ASSERT_EQ(r.exitCode, 0) << r.err;
 
   const std::string lease = uniqueName("envop-le");
-  Replica a("replica-a", lease);
-  Replica b("replica-b", lease);
+  Replica a("replica-a", kubeconfig(), lease);
+  Replica b("replica-b", kubeconfig(), lease);
 
   ASSERT_TRUE(within(30s, [&] { return a.probe("/readyz") == 200 && b.probe("/readyz") == 200; }))
       << "replicas not ready; logs: " << a.log() << " " << b.log();
@@ -91,9 +100,9 @@ TEST_F(ControllerProcessTest, ExactlyOneReplicaLeadsAndSigtermHandsOverQuickly) 
 
 TEST_F(ControllerProcessTest, SigkilledLeaderIsReplacedWithinTwentySeconds) {
   const std::string lease = uniqueName("envop-le");
-  Replica a("replica-a", lease);
+  Replica a("replica-a", kubeconfig(), lease);
   ASSERT_TRUE(within(30s, [&] { return a.leading(); })) << a.log();
-  Replica b("replica-b", lease);
+  Replica b("replica-b", kubeconfig(), lease);
   ASSERT_TRUE(within(30s, [&] { return b.probe("/readyz") == 200; })) << b.log();
   EXPECT_FALSE(b.leading());
 
