@@ -30,28 +30,6 @@ const kube::Resource& environments() {
   return r;
 }
 
-PartOutcome outcomeOf(std::string_view part, const PartReport& report) {
-  PartOutcome out;
-  out.part = std::string(part);
-  out.reason = report.reason;
-  out.message = report.message;
-  switch (report.state) {
-    case PartReport::State::kReady:
-      out.state = PartOutcome::State::kReady;
-      break;
-    case PartReport::State::kProgressing:
-      out.state = PartOutcome::State::kProgressing;
-      break;
-    case PartReport::State::kFailed:
-      out.state = PartOutcome::State::kFailed;
-      break;
-    case PartReport::State::kStalled:
-      out.state = PartOutcome::State::kStalled;
-      break;
-  }
-  return out;
-}
-
 EnvironmentReconciler::EnvironmentReconciler(runtime::StorePtr environments, Applier& applier,
                                              runtime::EventRecorder& events)
     : environments_(std::move(environments)),
@@ -121,7 +99,7 @@ ReconcileResult EnvironmentReconciler::finalize(const Json& object, const Enviro
                                                 const runtime::ReconcileRequest& request) {
   if (!env.hasFinalizer) return ReconcileResult::done();  // nothing of ours holds it
   const PartReport report = namespacePart_.finalize(env);
-  if (report.state == PartReport::State::kReady) {
+  if (report.state == PartOutcome::State::kReady) {
     std::string error;
     if (!removeFinalizer(object, error)) return ReconcileResult::failed(error);
     spdlog::info("{} finalized; namespace {} handled per deletionPolicy {}", logPrefix(request),
@@ -132,13 +110,13 @@ ReconcileResult EnvironmentReconciler::finalize(const Json& object, const Enviro
   StatusInput input{.generation = env.generation,
                     .deleting = true,
                     .namespaceName = env.namespace_.name,
-                    .parts = {outcomeOf(kPartNamespace, report)},
+                    .parts = {report},
                     .previous = object.value("status", Json()),
                     .now = std::chrono::system_clock::now()};
   if (std::string error = publish(object, input); !error.empty()) {
     return ReconcileResult::failed(error);
   }
-  if (report.state == PartReport::State::kProgressing) {
+  if (report.state == PartOutcome::State::kProgressing) {
     return ReconcileResult::requeue(kProgressRecheck);
   }
   return ReconcileResult::failed(report.message);
@@ -184,19 +162,20 @@ ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest
                      what + " had been changed or deleted outside envop; restored");
       spdlog::info("{} repaired drift: {}", logPrefix(request), what);
     }
-    input.parts.push_back(outcomeOf(kPartNamespace, report));
+    input.parts.push_back(report);
   }
   if (std::string error = publish(object, input); !error.empty()) {
     return ReconcileResult::failed(error);
   }
   switch (report.state) {
-    case PartReport::State::kReady:
+    case PartOutcome::State::kNotConfigured:
+    case PartOutcome::State::kReady:
       return ReconcileResult::done();
-    case PartReport::State::kProgressing:
+    case PartOutcome::State::kProgressing:
       return ReconcileResult::requeue(kProgressRecheck);
-    case PartReport::State::kFailed:
+    case PartOutcome::State::kFailed:
       return ReconcileResult::failed(report.message);
-    case PartReport::State::kStalled:
+    case PartOutcome::State::kStalled:
       spdlog::warn("{} stalled: {}", logPrefix(request), report.message);
       return ReconcileResult::requeue(kStalledRecheck);
   }

@@ -39,7 +39,4 @@ class EnvironmentReconciler final : public runtime::Reconciler {
   runtime::EventRecorder& events_;
 };
 
-// What a part's report means for the Environment's conditions.
-PartOutcome outcomeOf(std::string_view part, const PartReport& report);
-
 }  // namespace envop::environment

@@ -7,7 +7,7 @@ namespace {
 
 namespace res = kube::resources;
 using kube::Json;
-using State = PartReport::State;
+using State = PartOutcome::State;
 
 Json labelsFor(const EnvironmentSpec& env, Json base, bool withOwnership) {
   if (!base.is_object()) base = Json::object();
@@ -21,7 +21,7 @@ Json metadataFor(const EnvironmentSpec& env, const std::string& ns, const std::s
 }
 
 void mark(PartReport& report, State state, std::string reason, std::string message) {
-  // The worst finding wins: Stalled > Failed > Progressing > Ready.
+  // The worst finding wins: Stalled > Failed > Progressing > Ready (the enum's order).
   if (static_cast<int>(state) <= static_cast<int>(report.state)) return;
   report.state = state;
   report.reason = std::move(reason);

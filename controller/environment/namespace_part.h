@@ -10,15 +10,16 @@
 
 #include "controller/environment/applier.h"
 #include "controller/environment/spec.h"
+#include "controller/environment/status.h"
 
 namespace envop::environment {
 
-// What one pass over a part found and did.
-struct PartReport {
-  enum class State { kReady, kProgressing, kFailed, kStalled };
-  State state = State::kReady;
-  std::string reason;
-  std::string message;
+// What one pass over a part found (its outcome for the conditions) and did.
+struct PartReport : PartOutcome {
+  PartReport() {
+    part = std::string(kPartNamespace);
+    state = State::kReady;
+  }
   std::vector<std::string> repaired;  // "ResourceQuota pro/envop-quota", for events
 };
 
