@@ -244,7 +244,7 @@ std::variant<Json, std::string> parseValuesYaml(std::string_view text,
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    return source + ": invalid YAML" + Converter::at(e.mark) + ": " + withoutDetail(e.msg);
+    return source + Converter::at(e.mark) + ": invalid YAML: " + withoutDetail(e.msg);
   } catch (const std::exception&) {
     return source + ": invalid YAML";
   }

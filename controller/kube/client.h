@@ -15,6 +15,7 @@
 #include "controller/kube/api_error.h"
 #include "controller/kube/resource.h"
 #include "controller/kube/transport.h"
+#include "controller/util/expected.h"
 
 namespace envop::kube {
 
@@ -22,19 +23,7 @@ using Json = nlohmann::json;
 
 // A value or the ApiError that prevented it; never an exception.
 template <typename T>
-class Result final {
- public:
-  Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
-  Result(ApiError error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
-  bool ok() const { return std::holds_alternative<T>(v_); }
-  explicit operator bool() const { return ok(); }
-  T& value() { return std::get<T>(v_); }
-  const T& value() const { return std::get<T>(v_); }
-  const ApiError& error() const { return std::get<ApiError>(v_); }
-
- private:
-  std::variant<T, ApiError> v_;
-};
+using Result = util::Expected<T, ApiError>;
 using Status = Result<std::monostate>;
 
 inline constexpr const char* kFieldManager = "envop";

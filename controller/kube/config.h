@@ -16,6 +16,7 @@
 #include <variant>
 
 #include "controller/util/clock.h"
+#include "controller/util/expected.h"
 
 namespace envop::kube {
 
@@ -27,22 +28,9 @@ struct ConfigError {
   std::string message;
 };
 
-// A value or a ConfigError: C++20 has no std::expected, and exceptions must not leave kube/.
+// A value or a ConfigError.
 template <typename T>
-class Expected final {
- public:
-  Expected(T value) : v_(std::move(value)) {}            // NOLINT(google-explicit-constructor)
-  Expected(ConfigError error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
-
-  bool ok() const { return std::holds_alternative<T>(v_); }
-  explicit operator bool() const { return ok(); }
-  T& value() { return std::get<T>(v_); }
-  const T& value() const { return std::get<T>(v_); }
-  const ConfigError& error() const { return std::get<ConfigError>(v_); }
-
- private:
-  std::variant<T, ConfigError> v_;
-};
+using Expected = util::Expected<T, ConfigError>;
 
 // A bearer token read from a file and re-read when older than maxAge or after invalidate()
 // (the client calls it on a 401), as client-go does for bound service-account tokens, which the
