@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <set>
 
+#include "controller/environment/field_reader.h"
+
 namespace envop::environment {
 
 using Json = nlohmann::json;
@@ -11,51 +13,6 @@ using Json = nlohmann::json;
 namespace {
 
 constexpr std::size_t kMaxReleaseName = 53;  // Helm's limit
-
-// Reads fields and keeps the first error, which names the field's path.
-class FieldReader {
- public:
-  std::optional<std::string> error_;
-
-  static const Json* child(const Json& parent, const char* key) {
-    if (!parent.is_object()) return nullptr;
-    auto it = parent.find(key);
-    return it == parent.end() || it->is_null() ? nullptr : &*it;
-  }
-  std::string string(const Json& parent, const char* key, const std::string& path,
-                     std::string fallback = "") {
-    const Json* v = child(parent, key);
-    if (v == nullptr) return fallback;
-    if (!v->is_string()) return failWith(path + ": must be a string", fallback);
-    return v->get<std::string>();
-  }
-  bool boolean(const Json& parent, const char* key, const std::string& path, bool fallback) {
-    const Json* v = child(parent, key);
-    if (v == nullptr) return fallback;
-    if (!v->is_boolean()) return failWith(path + ": must be true or false", fallback);
-    return v->get<bool>();
-  }
-  Json object(const Json& parent, const char* key, const std::string& path) {
-    const Json* v = child(parent, key);
-    if (v == nullptr) return Json::object();
-    if (!v->is_object()) return failWith(path + ": must be an object", Json::object());
-    return *v;
-  }
-  Json array(const Json& parent, const char* key, const std::string& path) {
-    const Json* v = child(parent, key);
-    if (v == nullptr) return Json::array();
-    if (!v->is_array()) return failWith(path + ": must be a list", Json::array());
-    return *v;
-  }
-  void fail(std::string message) {
-    if (!error_) error_ = std::move(message);
-  }
-  template <typename T>
-  T failWith(std::string message, T fallback) {
-    fail(std::move(message));
-    return fallback;
-  }
-};
 
 bool isDnsLabel(std::string_view s) {
   if (s.empty() || s.front() == '-' || s.back() == '-') return false;

@@ -1,52 +1,8 @@
 #include "controller/environment/spec.h"
 
+#include "controller/environment/field_reader.h"
+
 namespace envop::environment {
-namespace {
-
-// A field-path-aware reader: each accessor names the path in its error.
-class Reader {
- public:
-  std::optional<std::string> error;
-
-  const Json* child(const Json& parent, const char* key) const {
-    if (!parent.is_object()) return nullptr;
-    auto it = parent.find(key);
-    return it == parent.end() || it->is_null() ? nullptr : &*it;
-  }
-  std::string string(const Json& parent, const char* key, const std::string& path,
-                     std::string fallback = "") {
-    const Json* v = child(parent, key);
-    if (v == nullptr) return fallback;
-    if (!v->is_string()) {
-      fail(path + ": must be a string");
-      return fallback;
-    }
-    return v->get<std::string>();
-  }
-  bool boolean(const Json& parent, const char* key, const std::string& path, bool fallback) {
-    const Json* v = child(parent, key);
-    if (v == nullptr) return fallback;
-    if (!v->is_boolean()) {
-      fail(path + ": must be true or false");
-      return fallback;
-    }
-    return v->get<bool>();
-  }
-  Json object(const Json& parent, const char* key, const std::string& path) {
-    const Json* v = child(parent, key);
-    if (v == nullptr) return Json::object();
-    if (!v->is_object()) {
-      fail(path + ": must be an object");
-      return Json::object();
-    }
-    return *v;
-  }
-  void fail(std::string message) {
-    if (!error) error = std::move(message);
-  }
-};
-
-}  // namespace
 
 Json ownershipLabels(const std::string& environment) {
   return {{kManagedByLabel, kManagedByValue}, {kEnvironmentLabel, environment}};
@@ -63,7 +19,7 @@ bool ownedBy(const Json& object, const std::string& environment) {
 }
 
 std::variant<EnvironmentSpec, std::string> parseEnvironment(const Json& object) {
-  Reader r;
+  FieldReader r;
   EnvironmentSpec env;
   const Json metadata = r.object(object, "metadata", "metadata");
   env.name = r.string(metadata, "name", "metadata.name");
@@ -166,7 +122,7 @@ std::variant<EnvironmentSpec, std::string> parseEnvironment(const Json& object) 
     }
     env.externalServices = std::move(es);
   }
-  if (r.error) return *r.error;
+  if (r.error_) return *r.error_;
   return env;
 }
 

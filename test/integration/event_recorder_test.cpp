@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "controller/kube/config.h"
+#include "test/support/clients.h"
 #include "test/support/local_cluster.h"
 
 namespace envop::testing {
@@ -12,12 +13,6 @@ namespace {
 
 using kube::Json;
 namespace res = kube::resources;
-
-kube::ClientPtr adminClient() {
-  auto config = kube::loadKubeconfig(LocalCluster::get().kubeconfig());
-  if (!config) throw std::runtime_error(config.error().message);
-  return std::make_shared<kube::Client>(kube::makeTransport(config.value()));
-}
 
 class EventRecorderIntegrationTest : public ::testing::Test {
  protected:

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "controller/kube/config.h"
+#include "test/support/clients.h"
 #include "test/support/local_cluster.h"
 
 namespace envop::testing {
@@ -17,12 +18,6 @@ namespace {
 using kube::Json;
 namespace res = kube::resources;
 using namespace std::chrono_literals;
-
-kube::ClientPtr clientFor(const std::string& kubeconfig) {
-  auto config = kube::loadKubeconfig(kubeconfig);
-  if (!config) throw std::runtime_error(config.error().message);
-  return std::make_shared<kube::Client>(kube::makeTransport(config.value()));
-}
 
 // Watches the informer's store through its handler and lets a test wait, bounded,
 // until a predicate over the set of cached names holds.

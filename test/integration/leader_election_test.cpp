@@ -13,6 +13,7 @@
 
 #include "controller/kube/config.h"
 #include "controller/util/metrics.h"
+#include "test/support/clients.h"
 #include "test/support/local_cluster.h"
 
 namespace envop::testing {
@@ -22,12 +23,6 @@ using kube::Json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 namespace res = kube::resources;
-
-kube::ClientPtr adminClient() {
-  auto config = kube::loadKubeconfig(LocalCluster::get().kubeconfig());
-  if (!config) throw std::runtime_error(config.error().message);
-  return std::make_shared<kube::Client>(kube::makeTransport(config.value()));
-}
 
 // What the callbacks saw, across both electors; tests wait on it with bounded waits.
 struct Leadership {
