@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
   spdlog::info("envop-controller starting against {} (config from {})", config.value().server,
                config.value().source);
   try {
-    return envop::app::runManager(options, config.value());
+    const std::string& source = config.value().source;
+    return envop::app::runManager(options, config.value(), source == "in-cluster" ? "" : source);
   } catch (const std::exception& e) {
     spdlog::critical("envop-controller failed: {}", e.what());
     return 1;

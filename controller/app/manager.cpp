@@ -11,7 +11,9 @@
 #include <mutex>
 
 #include "controller/environment/environment_reconciler.h"
+#include "controller/environment/releases_part.h"
 #include "controller/environment/spec.h"
+#include "controller/helm/helm_driver.h"
 #include "controller/runtime/controller.h"
 #include "controller/runtime/event_recorder.h"
 #include "controller/runtime/informer.h"
@@ -57,7 +59,8 @@ std::string controllerNamespace(const Options& options) {
   return "envop-system";
 }
 
-int runManager(const Options& options, const kube::Config& config) {
+int runManager(const Options& options, const kube::Config& config,
+               const std::string& kubeconfigPath) {
   auto client = std::make_shared<kube::Client>(kube::makeTransport(config));
   const std::string ownNamespace = controllerNamespace(options);
 
@@ -80,18 +83,55 @@ int runManager(const Options& options, const kube::Config& config) {
   }
   environment::Applier applier(client, ownedStores);
   runtime::EventRecorder events(client);
-  auto reconciler =
-      std::make_shared<environment::EnvironmentReconciler>(environments.store(), applier, events);
+  helm::HelmDriver helm(helm::HelmConfig{.helmBinary = options.helmBinary,
+                                         .kubeconfig = kubeconfigPath,
+                                         .stateDir = options.helmStateDir});
+  environment::ValuesReferences valuesReferences;
+  environment::ReleasesPart releases(client, helm, valuesReferences);
+  auto reconciler = std::make_shared<environment::EnvironmentReconciler>(environments.store(),
+                                                                         applier, releases, events);
   runtime::Controller controller("environment", reconciler, options.maxConcurrentReconciles);
   controller.watchPrimary(environments);
   for (auto& informer : owned) {
     controller.watchSecondary(*informer, runtime::byLabel(environment::kEnvironmentLabel));
   }
-  auto allSynced = [&environments, &owned]() -> std::optional<std::string> {
+  // ConfigMaps and Secrets named in valuesFrom, and the workloads helm made: metadata
+  // only, so a change is seen without holding any Secret's data in memory.
+  std::vector<std::unique_ptr<runtime::Informer>> referenced;
+  for (const kube::Resource* r : {&kube::resources::configMaps(), &kube::resources::secrets()}) {
+    referenced.push_back(std::make_unique<runtime::Informer>(
+        client, runtime::InformerOptions{.resource = *r, .metadataOnly = true}));
+    controller.watchSecondary(*referenced.back(),
+                              [&valuesReferences, kind = r->kind](const runtime::Delta& delta) {
+                                return valuesReferences.environmentsReading(kind + "/" + delta.key);
+                              });
+  }
+  static const kube::Resource deployments{"apps", "v1", "deployments", "Deployment", true};
+  static const kube::Resource statefulSets{"apps", "v1", "statefulsets", "StatefulSet", true};
+  const runtime::StorePtr namespaces = ownedStores.at("namespaces");
+  for (const kube::Resource* r : {&deployments, &statefulSets}) {
+    referenced.push_back(std::make_unique<runtime::Informer>(
+        client, runtime::InformerOptions{.resource = *r,
+                                         .labelSelector = "app.kubernetes.io/managed-by=Helm",
+                                         .metadataOnly = true}));
+    controller.watchSecondary(*referenced.back(), [namespaces](const runtime::Delta& delta) {
+      // A workload belongs to the Environment whose namespace it is in.
+      std::vector<std::string> keys;
+      const runtime::ObjectPtr object = delta.object ? delta.object : delta.oldObject;
+      if (!object) return keys;
+      if (auto ns = namespaces->get(kube::namespaceOf(*object))) {
+        if (std::string owner = environment::ownerOf(*ns); !owner.empty()) keys.push_back(owner);
+      }
+      return keys;
+    });
+  }
+  auto allSynced = [&environments, &owned, &referenced]() -> std::optional<std::string> {
     if (!environments.hasSynced()) return std::string("the Environment cache has not synced");
-    for (const auto& informer : owned) {
-      if (!informer->hasSynced()) {
-        return "the " + informer->resource().plural + " cache has not synced";
+    for (const auto* group : {&owned, &referenced}) {
+      for (const auto& informer : *group) {
+        if (!informer->hasSynced()) {
+          return "the " + informer->resource().plural + " cache has not synced";
+        }
       }
     }
     return std::nullopt;
@@ -114,6 +154,7 @@ int runManager(const Options& options, const kube::Config& config) {
   // the leader reconciles.
   environments.start();
   for (auto& informer : owned) informer->start();
+  for (auto& informer : referenced) informer->start();
 
   std::atomic<bool> lostLease{false};
   std::atomic<bool> shuttingDown{false};
@@ -161,6 +202,7 @@ int runManager(const Options& options, const kube::Config& config) {
   controller.stop(kDrainPeriod);
   environments.stop();
   for (auto& informer : owned) informer->stop();
+  for (auto& informer : referenced) informer->stop();
   events.stop();
   if (elector) elector->stop();  // releases the Lease so a standby takes over at once
   if (probeServer) probeServer->stop();

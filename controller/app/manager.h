@@ -12,7 +12,9 @@ namespace envop::app {
 
 // Blocks until a termination signal; returns the process's exit code. The caller must
 // have blocked SIGTERM and SIGINT in every thread (blockTerminationSignals) first.
-int runManager(const Options& options, const kube::Config& config);
+// kubeconfigPath: the file the config came from ("" in-cluster), for helm.
+int runManager(const Options& options, const kube::Config& config,
+               const std::string& kubeconfigPath);
 
 // Blocks SIGTERM and SIGINT for this thread and every thread it starts later, so that
 // runManager can wait for them with sigwait.

@@ -101,6 +101,23 @@ const std::map<std::string, Flag>& flags() {
           }
           return std::nullopt;
         }}},
+      {"helm-binary",
+       {"The helm CLI that installs releases: a path, or a name looked up on PATH. Default helm.",
+        false,
+        [](Options& o, const std::string& v) -> std::optional<std::string> {
+          if (v.empty()) return "flag --helm-binary must not be empty";
+          o.helmBinary = v;
+          return std::nullopt;
+        }}},
+      {"helm-state-dir",
+       {"Where helm keeps its cache, config and registry logins, private to this controller. "
+        "Default /tmp/envop-helm.",
+        false,
+        [](Options& o, const std::string& v) -> std::optional<std::string> {
+          if (v.empty()) return "flag --helm-state-dir must not be empty";
+          o.helmStateDir = v;
+          return std::nullopt;
+        }}},
       {"namespace",
        {"The controller's own namespace, where credentials Secrets live. Default: the "
         "in-cluster namespace, else envop-system.",

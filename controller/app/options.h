@@ -19,8 +19,10 @@ struct Options {
   std::string leaderElectionId = "envop-controller-leader";
   int maxConcurrentReconciles = 1;
   util::LogFormat logFormat = util::LogFormat::kJson;
-  int logLevel = 2;        // info
-  std::string namespace_;  // empty: the in-cluster namespace file, else envop-system
+  int logLevel = 2;                 // info
+  std::string namespace_;           // empty: the in-cluster namespace file, else envop-system
+  std::string helmBinary = "helm";  // a path, or a name looked up on PATH
+  std::string helmStateDir = "/tmp/envop-helm";  // helm's cache, config and data, 0700
 };
 
 struct ParsedOptions {

@@ -31,10 +31,11 @@ const kube::Resource& environments() {
 }
 
 EnvironmentReconciler::EnvironmentReconciler(runtime::StorePtr environments, Applier& applier,
-                                             runtime::EventRecorder& events)
+                                             ReleasesPart& releases, runtime::EventRecorder& events)
     : environments_(std::move(environments)),
       applier_(applier),
       namespacePart_(applier),
+      releasesPart_(releases),
       events_(events) {}
 
 bool EnvironmentReconciler::addFinalizer(const Json& object, std::string& error) {
@@ -155,6 +156,8 @@ ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest
                     .previous = object.value("status", Json()),
                     .now = std::chrono::system_clock::now()};
   PartReport report;
+  PartOutcome::State worst = PartOutcome::State::kReady;
+  std::string worstMessage;
   if (!env.suspend) {
     report = namespacePart_.reconcile(env);
     for (const std::string& what : report.repaired) {
@@ -163,20 +166,46 @@ ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest
       spdlog::info("{} repaired drift: {}", logPrefix(request), what);
     }
     input.parts.push_back(report);
+    // Releases need their namespace; until it is there they keep their last status.
+    if (report.state == PartOutcome::State::kReady) {
+      const Json previous = object.value("status", Json::object()).value("releases", Json());
+      ReleasesReport releases = releasesPart_.reconcile(env, object, previous);
+      for (const std::string& what : releases.repaired) {
+        events_.record(object, "Normal", "DriftRepaired", "Upgrade",
+                       what + " had been deleted outside envop; restored");
+        spdlog::info("{} repaired drift: {}", logPrefix(request), what);
+      }
+      for (const ReleasesReport::Note& note : releases.notes) {
+        events_.record(object, note.warning ? "Warning" : "Normal", note.reason, "Helm", note.text);
+      }
+      if (releases.state != PartOutcome::State::kNotConfigured) {
+        input.partFields["releases"] = releases.releases;
+        input.partFields["releaseSummary"] = releases.summary;
+      } else {
+        input.partFields["releases"] = nullptr;
+        input.partFields["releaseSummary"] = nullptr;
+      }
+      worst = std::max(worst, releases.state);
+      input.parts.push_back(std::move(releases));
+    }
   }
   if (std::string error = publish(object, input); !error.empty()) {
     return ReconcileResult::failed(error);
   }
-  switch (report.state) {
+  worst = std::max(worst, report.state);
+  for (const PartOutcome& part : input.parts) {
+    if (part.state == worst) worstMessage = part.message;
+  }
+  switch (worst) {
     case PartOutcome::State::kNotConfigured:
     case PartOutcome::State::kReady:
       return ReconcileResult::done();
     case PartOutcome::State::kProgressing:
       return ReconcileResult::requeue(kProgressRecheck);
     case PartOutcome::State::kFailed:
-      return ReconcileResult::failed(report.message);
+      return ReconcileResult::failed(worstMessage);
     case PartOutcome::State::kStalled:
-      spdlog::warn("{} stalled: {}", logPrefix(request), report.message);
+      spdlog::warn("{} stalled: {}", logPrefix(request), worstMessage);
       return ReconcileResult::requeue(kStalledRecheck);
   }
   return ReconcileResult::done();

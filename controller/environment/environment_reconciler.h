@@ -7,6 +7,7 @@
 
 #include "controller/environment/applier.h"
 #include "controller/environment/namespace_part.h"
+#include "controller/environment/releases_part.h"
 #include "controller/environment/status.h"
 #include "controller/kube/resource.h"
 #include "controller/runtime/controller.h"
@@ -20,7 +21,7 @@ const kube::Resource& environments();
 
 class EnvironmentReconciler final : public runtime::Reconciler {
  public:
-  EnvironmentReconciler(runtime::StorePtr environments, Applier& applier,
+  EnvironmentReconciler(runtime::StorePtr environments, Applier& applier, ReleasesPart& releases,
                         runtime::EventRecorder& events);
   runtime::ReconcileResult reconcile(const runtime::ReconcileRequest& request) override;
 
@@ -36,6 +37,7 @@ class EnvironmentReconciler final : public runtime::Reconciler {
   runtime::StorePtr environments_;
   Applier& applier_;
   NamespacePart namespacePart_;
+  ReleasesPart& releasesPart_;
   runtime::EventRecorder& events_;
 };
 

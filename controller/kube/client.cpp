@@ -36,6 +36,11 @@ std::string query(std::initializer_list<std::pair<const char*, std::string>> par
   return q;
 }
 
+constexpr const char* kMetadataListAccept =
+    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+constexpr const char* kMetadataAccept =
+    "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
+
 ApiError errorOf(const HttpResponse& response) {
   if (response.status == 0) return networkError(response.error);
   return fromResponse(response.status, response.body, response.retryAfterSeconds);
@@ -87,7 +92,10 @@ Result<ListPage> Client::listPage(const Resource& r, const std::string& ns,
     q += (q.empty() ? "?" : "&");
     q += "resourceVersion=" + urlEncode(*opts.resourceVersion);
   }
-  auto result = call("LIST", {.method = "GET", .pathAndQuery = r.path(ns) + q});
+  auto result =
+      call("LIST", {.method = "GET",
+                    .pathAndQuery = r.path(ns) + q,
+                    .accept = opts.metadataOnly ? kMetadataListAccept : "application/json"});
   if (!result) return result.error();
   Json& list = result.value();
   ListPage page;
@@ -183,7 +191,8 @@ Status Client::watch(const Resource& r, const std::string& ns, const WatchOption
   const HttpResponse response = transport_->stream(
       {.method = "GET",
        .pathAndQuery = r.path(ns) + q,
-       .timeout = std::chrono::seconds(opts.timeoutSeconds)},
+       .timeout = std::chrono::seconds(opts.timeoutSeconds),
+       .accept = opts.metadataOnly ? kMetadataAccept : "application/json"},
       [&](std::string_view line) {
         Json event = Json::parse(line, nullptr, false);
         if (event.is_discarded() || !event.is_object()) {

@@ -34,6 +34,9 @@ struct ListOptions {
   std::optional<std::string> resourceVersion;  // nullopt: not sent; "0": any cached state
   int limit = 500;
   std::string continueToken;
+  // Only metadata (PartialObjectMetadata): enough to notice a change of a Secret without
+  // holding its data.
+  bool metadataOnly = false;
 };
 
 struct ListPage {
@@ -48,6 +51,7 @@ struct WatchOptions {
   std::string labelSelector;
   std::string fieldSelector;
   bool allowBookmarks = true;
+  bool metadataOnly = false;
 };
 
 struct DeleteOptions {

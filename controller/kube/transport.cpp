@@ -137,7 +137,7 @@ class CppRestTransport final : public Transport {
   http::http_request build(const HttpRequest& request) const {
     http::http_request req(utility::conversions::to_string_t(request.method));
     req.set_request_uri(utility::conversions::to_string_t(request.pathAndQuery));
-    req.headers().add(U("Accept"), U("application/json"));
+    req.headers().add(U("Accept"), request.accept);
     req.headers().add(U("User-Agent"), U("envop-controller/0.1"));
     if (const std::string token = config_.bearerToken(); !token.empty()) {
       req.headers().add(U("Authorization"), U("Bearer ") + token);

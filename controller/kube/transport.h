@@ -23,6 +23,7 @@ struct HttpRequest {
   std::string body;
   std::string contentType;  // empty: no body
   std::chrono::seconds timeout{30};
+  std::string accept = "application/json";
 };
 
 struct HttpResponse {

@@ -56,7 +56,8 @@ WatchInput Informer::perform(const WatchAction& action, std::optional<WatchActio
     kube::ListOptions opts{.labelSelector = options_.labelSelector,
                            .fieldSelector = options_.fieldSelector,
                            .limit = list->limit,
-                           .continueToken = list->continueToken};
+                           .continueToken = list->continueToken,
+                           .metadataOnly = options_.metadataOnly};
     // "" means a consistent read from etcd: the parameter is left out.
     if (!list->resourceVersion.empty()) opts.resourceVersion = list->resourceVersion;
     auto page = client_->listPage(options_.resource, options_.namespace_, opts);
@@ -71,7 +72,8 @@ WatchInput Informer::perform(const WatchAction& action, std::optional<WatchActio
     kube::WatchOptions opts{.resourceVersion = watch->resourceVersion,
                             .timeoutSeconds = watch->timeoutSeconds,
                             .labelSelector = options_.labelSelector,
-                            .fieldSelector = options_.fieldSelector};
+                            .fieldSelector = options_.fieldSelector,
+                            .metadataOnly = options_.metadataOnly};
     auto status = client_->watch(
         options_.resource, options_.namespace_, opts,
         [&](const kube::Json& event) {

@@ -24,6 +24,7 @@ struct InformerOptions {
   std::string namespace_;  // empty: all namespaces (or a cluster-scoped kind)
   std::string labelSelector;
   std::string fieldSelector;
+  bool metadataOnly = false;  // cache PartialObjectMetadata, not whole objects
   // Replays every cached object to the handlers as an update this often; zero: never.
   util::Duration resyncPeriod{};
   WatchMachineOptions watch;
