@@ -66,6 +66,9 @@ void record(const std::string& op, const HelmResult& r) {
   m.duration.Add({{"op", op}}, HelmMetrics::buckets()).Observe(r.took.count() / 1000.0);
   if (r.ok) {
     spdlog::debug("helm {} succeeded in {} ms", op, r.took.count());
+  } else if (r.releaseNotFound) {
+    // The answer to "is it installed yet?", not a fault.
+    spdlog::debug("helm {}: release not found ({} ms)", op, r.took.count());
   } else {
     spdlog::warn("helm {} {} after {} ms: {}", op, result, r.took.count(), r.message());
   }
