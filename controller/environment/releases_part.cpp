@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <future>
+#include <tuple>
 
 #include "controller/environment/release_digest.h"
 #include "controller/environment/values.h"
@@ -234,8 +235,19 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ReleasesSpec& spec,
   }
   const bool deployed = current.ok() && current.value.status == "deployed";
   const int revision = current.ok() ? current.value.revision : 0;
-  const bool upToDate = deployed && entry.status.value("digest", "") == digest &&
-                        entry.status.value("revision", 0) == revision;
+  std::string recordedDigest = entry.status.value("digest", "");
+  int recordedRevision = entry.status.value("revision", 0);
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = deployed_.find(failureKey); it != deployed_.end()) {
+      std::tie(recordedDigest, recordedRevision) = it->second;
+    }
+  }
+  const bool upToDate = deployed && recordedDigest == digest && recordedRevision == revision;
+  if (upToDate) {
+    entry.status["digest"] = digest;
+    entry.status["revision"] = revision;
+  }
 
   if (upToDate) {
     const std::vector<std::string> missing = missingObjects(release.name, ns, revision);
@@ -255,8 +267,7 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ReleasesSpec& spec,
     if (it != failures_.end() && it->second.digest == digest && it->second.remediated) {
       // Already failed and remediated for this very spec: wait for the spec to change.
       entry.failed = true;
-      entry.message = entry.status.value("message", "");
-      entry.status["message"] = entry.message;
+      entry.message = it->second.message;
       return;
     }
   }
@@ -267,6 +278,7 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ReleasesSpec& spec,
     {
       std::lock_guard lock(mu_);
       failures_.erase(failureKey);
+      deployed_[failureKey] = {digest, upgraded.value.revision};
     }
     entry.ready = true;
     entry.status.erase("message");
@@ -307,6 +319,7 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ReleasesSpec& spec,
     entry.message += " (after " + std::to_string(failure.attempts) + " attempts" + remedy + ")";
     std::lock_guard lock(mu_);
     failures_[failureKey].remediated = true;
+    failures_[failureKey].message = entry.message;
   }
   entry.notes.push_back({true, "ReleaseFailed", entry.message});
   auto after = helm_.status(release.name, ns);

@@ -71,6 +71,7 @@ class ReleasesPart final {
     std::string digest;
     int attempts = 0;
     bool remediated = false;
+    std::string message;  // what went wrong and what was done about it
   };
 
   kube::ClientPtr client_;
@@ -81,6 +82,10 @@ class ReleasesPart final {
       chartDigests_;                              // reference@version -> digest
   std::map<std::string, std::string> manifests_;  // ns/release@revision -> manifest
   std::map<std::string, Failure> failures_;       // env/release -> failure record
+  // env/release -> {digest, revision} this process deployed. The status says the same once
+  // the informer delivers it; until then (a reconcile woken by the release's own objects)
+  // this is what stops a needless second upgrade.
+  std::map<std::string, std::pair<std::string, int>> deployed_;
 };
 
 }  // namespace envop::environment

@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +40,14 @@ struct HelmMetrics {
           .Name("envop_helm_operation_duration_seconds")
           .Help("Wall time of helm commands, by operation.")
           .Register(util::metricsRegistry());
+  // Helm children are where a release-heavy controller spends its memory (each loads the
+  // chart and every manifest); the kernel keeps the largest one's peak for us.
+  prometheus::Gauge& childPeakRss =
+      prometheus::BuildGauge()
+          .Name("envop_helm_child_peak_rss_bytes")
+          .Help("Peak resident memory of the largest helm child process so far.")
+          .Register(util::metricsRegistry())
+          .Add({});
 
   static const prometheus::Histogram::BucketBoundaries& buckets() {
     static const prometheus::Histogram::BucketBoundaries b = {0.1, 0.25, 0.5, 1,   2.5, 5,
@@ -64,6 +74,10 @@ void record(const std::string& op, const HelmResult& r) {
   auto& m = HelmMetrics::get();
   m.total.Add({{"op", op}, {"result", result}}).Increment();
   m.duration.Add({{"op", op}}, HelmMetrics::buckets()).Observe(r.took.count() / 1000.0);
+  rusage usage{};
+  if (getrusage(RUSAGE_CHILDREN, &usage) == 0) {
+    m.childPeakRss.Set(static_cast<double>(usage.ru_maxrss) * 1024.0);  // ru_maxrss is KiB
+  }
   if (r.ok) {
     spdlog::debug("helm {} succeeded in {} ms", op, r.took.count());
   } else if (r.releaseNotFound) {
