@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "test/support/charts.h"
 #include "test/support/controller_process.h"
 #include "test/support/local_cluster.h"
 
@@ -15,22 +16,41 @@ namespace {
 using Json = nlohmann::json;
 using namespace std::chrono_literals;
 
-std::string sample(const std::string& name) {
-  return std::string(ENVOP_SOURCE_DIR) + "/samples/" + name + ".yaml";
-}
+// The samples name Harbor's repository; the test serves their charts from a registry
+// of its own, as `make demo` does.
+constexpr const char* kSampleRepository = "oci://harbor.example.com/springcloud";
 
 class EnvironmentTest : public ::testing::Test {
  protected:
   void SetUp() override {
     cluster_ = std::make_unique<ScopedCluster>();
     cluster_->applyCrds();
-    controller_ = std::make_unique<ControllerProcess>("envop", cluster_->kubeconfig());
+    registry_ = std::make_unique<TestRegistry>();
+    pushTestCharts(*registry_, cluster_->value("HELM"));
+    controller_ = std::make_unique<ControllerProcess>(
+        "envop", cluster_->kubeconfig(),
+        std::vector<std::string>{"--helm-binary", cluster_->value("HELM"), "--helm-state-dir",
+                                 cluster_->dir() + "/helm-state"});
     ASSERT_TRUE(within(60s, [&] { return controller_->probe("/readyz") == 200; }))
         << controller_->log();
   }
   void TearDown() override {
     controller_.reset();
+    registry_.reset();
     cluster_.reset();
+  }
+
+  // A sample as shipped, its charts repository pointed at the test's registry.
+  std::string sample(const std::string& name) {
+    std::ifstream in(std::string(ENVOP_SOURCE_DIR) + "/samples/" + name + ".yaml");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string from = kSampleRepository;
+    for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at)) {
+      text.replace(at, from.size(), registry_->repository());
+    }
+    const std::string file = cluster_->dir() + "/sample-" + name + ".yaml";
+    std::ofstream(file) << text;
+    return file;
   }
 
   CommandResult kubectl(const std::vector<std::string>& args) { return cluster_->kubectl(args); }
@@ -66,6 +86,7 @@ class EnvironmentTest : public ::testing::Test {
   }
 
   std::unique_ptr<ScopedCluster> cluster_;
+  std::unique_ptr<TestRegistry> registry_;
   std::unique_ptr<ControllerProcess> controller_;
 };
 
@@ -108,6 +129,12 @@ TEST_F(EnvironmentTest, EverySampleReachesReadyWithItsNamespaceFencedAndWired) {
   ASSERT_EQ(slice["endpoints"].size(), 2u);
   EXPECT_EQ(slice["endpoints"][0]["addresses"][0], "10.20.0.11");
 
+  // Each stage's services, installed from the registry in dependsOn order.
+  EXPECT_EQ(pro["status"]["releaseSummary"], "4/4");
+  for (const Json& release : pro["status"]["releases"]) {
+    EXPECT_EQ(release["status"], "deployed") << release.dump();
+  }
+  EXPECT_EQ(get({"deployment", "gateway", "-n", "pro"})["status"]["readyReplicas"], 3);
   const CommandResult table = kubectl({"get", "environments"});
   for (const char* column : {"STAGE", "NAMESPACE", "READY", "RELEASES", "AGE"}) {
     EXPECT_NE(table.out.find(column), std::string::npos) << table.out;
