@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/process.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
@@ -538,6 +539,93 @@ TEST_F(ReleasesTest, DeploymentDeletedFromAReleaseComesBackWithAnEvent) {
       << "no DriftRepaired event on environment/" << kEnv << " naming gateway"
       << kubectl({"get", "events.events.k8s.io", "-A"}).out;
   EXPECT_TRUE(within(60s, [&] { return releasesReady(); })) << diagnostics();
+}
+
+}  // namespace
+}  // namespace envop::testing
+
+namespace envop::testing {
+namespace {
+
+// A release taken out of the spec is uninstalled, and no other release is touched.
+TEST_F(ReleasesTest, RemovingAReleaseFromTheSpecUninstallsOnlyIt) {
+  ASSERT_EQ(applyEnvironment(R"(
+    - name: config-server
+      chart: config-server
+      version: 1.0.0
+    - name: registry
+      chart: registry
+      version: 1.0.0
+)")
+                .exitCode,
+            0);
+  ASSERT_TRUE(within(180s, [&] { return releasesReady(); })) << diagnostics();
+  ASSERT_EQ(applyEnvironment(R"(
+    - name: config-server
+      chart: config-server
+      version: 1.0.0
+)")
+                .exitCode,
+            0);
+  EXPECT_TRUE(within(60s, [&] { return history("registry").empty(); }))
+      << "registry was not uninstalled" << diagnostics();
+  EXPECT_TRUE(within(30s, [&] { return !get({"deployment", "registry", "-n", kNs}).is_object(); }));
+  EXPECT_EQ(latestRevision("config-server"), 1) << "the remaining release was touched";
+  EXPECT_TRUE(within(30s, [&] {
+    const Json releases = environment()["status"].value("releases", Json::array());
+    return releases.size() == 1 && environment()["status"].value("releaseSummary", "") == "1/1";
+  })) << diagnostics();
+}
+
+// A helm killed in the middle of an upgrade leaves the release locked in pending-upgrade;
+// envop undoes the half-done upgrade instead of staying stuck.
+TEST_F(ReleasesTest, AReleaseLeftPendingByAKilledHelmIsRecovered) {
+  ASSERT_EQ(applyEnvironment(R"(
+    - name: orders
+      chart: orders
+      version: 1.0.0
+)")
+                .exitCode,
+            0);
+  ASSERT_TRUE(within(180s, [&] { return releasesReady(); })) << diagnostics();
+  // Stop the controller so that only the helm below touches the release.
+  controller_.reset();
+
+  // An upgrade to a version that never becomes ready, killed while it waits.
+  std::vector<std::string> argv = {helm_,
+                                   "upgrade",
+                                   "orders",
+                                   "--namespace",
+                                   kNs,
+                                   registry_->repository() + "/orders",
+                                   "--version",
+                                   kBrokenVersion,
+                                   "--plain-http",
+                                   "--wait",
+                                   "--timeout",
+                                   "10m",
+                                   "--kubeconfig",
+                                   cluster_->kubeconfig()};
+  boost::process::environment env = boost::this_process::environment();
+  for (const auto& [k, v] : isolatedHelmEnv(cluster_->dir())) env[k] = v;
+  boost::process::child upgrade(argv, env, boost::process::std_out > boost::process::null,
+                                boost::process::std_err > boost::process::null);
+  ASSERT_TRUE(within(60s, [&] {
+    return latest("orders").value("status", "") == "pending-upgrade";
+  })) << diagnostics();
+  upgrade.terminate();  // SIGKILL: helm gets no chance to clean up
+  upgrade.wait();
+  ASSERT_EQ(latest("orders").value("status", ""), "pending-upgrade");
+
+  startController();
+  ASSERT_EQ(kubectl({"annotate", "environment", kEnv, "nudge=1", "--overwrite"}).exitCode, 0);
+  EXPECT_TRUE(within(120s,
+                     [&] {
+                       const Json last = latest("orders");
+                       return last.value("status", "") == "deployed" && releasesReady();
+                     }))
+      << "the release stayed locked" << diagnostics();
+  EXPECT_EQ(setting("orders", "chartVersion"), "1.0.0");
 }
 
 }  // namespace
