@@ -172,7 +172,7 @@ ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest
       ReleasesReport releases = releasesPart_.reconcile(env, object, previous);
       for (const std::string& what : releases.repaired) {
         events_.record(object, "Normal", "DriftRepaired", "Upgrade",
-                       what + " had been deleted outside envop; restored");
+                       what + " outside envop; restored by helm upgrade");
         spdlog::info("{} repaired drift: {}", logPrefix(request), what);
       }
       for (const ReleasesReport::Note& note : releases.notes) {

@@ -152,7 +152,7 @@ std::string ReleasesPart::chartDigest(const helm::ChartRef& ref, const ResolvedC
   return digest;
 }
 
-std::vector<std::string> ReleasesPart::missingObjects(const std::string& release,
+std::vector<std::string> ReleasesPart::driftedObjects(const std::string& release,
                                                       const std::string& ns, int revision) {
   const std::string key = ns + "/" + release + "@" + std::to_string(revision);
   std::string manifest;
@@ -178,7 +178,19 @@ std::vector<std::string> ReleasesPart::missingObjects(const std::string& release
       const std::string objectNs =
           doc["metadata"]["namespace"] ? doc["metadata"]["namespace"].as<std::string>() : ns;
       auto got = client_->get(*r, objectNs, name);
-      if (!got && got.error().isNotFound()) missing.push_back(kind + " " + objectNs + "/" + name);
+      const std::string what = kind + " " + objectNs + "/" + name;
+      if (!got) {
+        if (got.error().isNotFound()) missing.push_back(what + " was deleted");
+        continue;
+      }
+      if (r->group != "apps") continue;
+      // A workload's generation moves only when its spec changes; helm's own upgrades
+      // make a new revision, and so a new baseline.
+      const auto generation =
+          got.value().value("metadata", Json::object()).value("generation", std::int64_t{0});
+      std::lock_guard lock(mu_);
+      auto [it, first] = generations_.try_emplace(key + "/" + kind + "/" + name, generation);
+      if (!first && it->second != generation) missing.push_back(what + " was changed");
     }
   } catch (const std::exception& e) {
     spdlog::warn("release {}/{}: cannot read its manifest: {}", ns, release, e.what());
@@ -250,7 +262,7 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ReleasesSpec& spec,
   }
 
   if (upToDate) {
-    const std::vector<std::string> missing = missingObjects(release.name, ns, revision);
+    const std::vector<std::string> missing = driftedObjects(release.name, ns, revision);
     if (missing.empty()) {
       entry.ready = true;
       entry.status["status"] = "deployed";
@@ -258,7 +270,7 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ReleasesSpec& spec,
       return;
     }
     for (const std::string& what : missing) {
-      entry.repaired.push_back(what + " of release " + release.name);
+      entry.repaired.push_back("release " + release.name + ": " + what);
     }
   }
   {

@@ -63,8 +63,9 @@ class ReleasesPart final {
                                     const ReleaseSpec& release, Entry& entry,
                                     std::set<std::string>& references);
   std::string chartDigest(const helm::ChartRef& ref, const ResolvedChart& chart);
-  // Objects of the deployed manifest that are missing from the cluster.
-  std::vector<std::string> missingObjects(const std::string& release, const std::string& ns,
+  // Objects of the deployed manifest that someone deleted, or whose spec someone changed
+  // (a workload's metadata.generation moved since this revision was first seen).
+  std::vector<std::string> driftedObjects(const std::string& release, const std::string& ns,
                                           int revision);
 
   struct Failure {
@@ -81,6 +82,8 @@ class ReleasesPart final {
   std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>>
       chartDigests_;                              // reference@version -> digest
   std::map<std::string, std::string> manifests_;  // ns/release@revision -> manifest
+  // ns/release@revision/Kind/name -> the workload's generation when first seen
+  std::map<std::string, std::int64_t> generations_;
   std::map<std::string, Failure> failures_;       // env/release -> failure record
   // env/release -> {digest, revision} this process deployed. The status says the same once
   // the informer delivers it; until then (a reconcile woken by the release's own objects)

@@ -539,6 +539,16 @@ TEST_F(ReleasesTest, DeploymentDeletedFromAReleaseComesBackWithAnEvent) {
       << "no DriftRepaired event on environment/" << kEnv << " naming gateway"
       << kubectl({"get", "events.events.k8s.io", "-A"}).out;
   EXPECT_TRUE(within(60s, [&] { return releasesReady(); })) << diagnostics();
+
+  // A human's edit of the release's Deployment is undone the same way.
+  ASSERT_TRUE(within(60s, [&] { return settle(); }));
+  ASSERT_EQ(kubectl({"scale", "deployment", "gateway", "-n", kNs, "--replicas=5"}).exitCode, 0);
+  EXPECT_TRUE(within(60s,
+                     [&] {
+                       const Json d = get({"deployment", "gateway", "-n", kNs});
+                       return d.is_object() && d["spec"].value("replicas", 0) == 1;
+                     }))
+      << "the scaled Deployment was not put back" << diagnostics();
 }
 
 }  // namespace
