@@ -1,0 +1,10 @@
+{{- define "envop.labels" -}}
+app.kubernetes.io/name: envop
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+{{- define "envop.selector" -}}
+app.kubernetes.io/name: envop
+app.kubernetes.io/component: controller
+{{- end }}
