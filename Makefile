@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps binaries build test unit integration demo bench asan clean
+.PHONY: all deps binaries build test unit integration demo bench asan image clean
 
 all: build
 
@@ -38,6 +38,12 @@ bench: build binaries
 
 demo: build binaries
 	scripts/demo $(BUILD_DIR)
+
+# The controller's image, without a daemon (buildah from Debian's packages).
+image: binaries
+	@command -v buildah >/dev/null || { echo "make image: install buildah (apt-get install buildah)"; exit 1; }
+	@mkdir -p .image && cp "$$(test/cluster/build-binaries)/helm" .image/helm
+	buildah bud --isolation chroot --storage-driver vfs -t envop/envop-controller:0.1.0 .
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan
