@@ -54,20 +54,8 @@ class EnvironmentTest : public ::testing::Test {
   }
 
   CommandResult kubectl(const std::vector<std::string>& args) { return cluster_->kubectl(args); }
-  Json get(const std::vector<std::string>& what) {
-    std::vector<std::string> args = {"get"};
-    args.insert(args.end(), what.begin(), what.end());
-    args.insert(args.end(), {"-o", "json"});
-    const CommandResult r = kubectl(args);
-    if (r.exitCode != 0) return Json();
-    return Json::parse(r.out);
-  }
-  // Writes a manifest to a file and applies it.
-  CommandResult apply(const std::string& manifest) {
-    const std::string file = cluster_->dir() + "/" + uniqueName("manifest") + ".yaml";
-    std::ofstream(file) << manifest;
-    return kubectl({"apply", "-f", file});
-  }
+  Json get(const std::vector<std::string>& what) { return cluster_->get(what); }
+  CommandResult apply(const std::string& manifest) { return cluster_->apply(manifest); }
   CommandResult waitFor(const std::string& condition, const std::string& object,
                         const std::string& timeout = "60s") {
     return kubectl({"wait", "--for=" + condition, object, "--timeout=" + timeout});

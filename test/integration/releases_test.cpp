@@ -109,19 +109,8 @@ class ReleasesTest : public ::testing::Test {
   }
 
   CommandResult kubectl(const std::vector<std::string>& args) { return cluster_->kubectl(args); }
-  Json get(const std::vector<std::string>& what) {
-    std::vector<std::string> args = {"get"};
-    args.insert(args.end(), what.begin(), what.end());
-    args.insert(args.end(), {"-o", "json"});
-    const CommandResult r = kubectl(args);
-    if (r.exitCode != 0) return Json();
-    return Json::parse(r.out);
-  }
-  CommandResult apply(const std::string& manifest) {
-    const std::string file = cluster_->dir() + "/" + uniqueName("manifest") + ".yaml";
-    std::ofstream(file) << manifest;
-    return kubectl({"apply", "-f", file});
-  }
+  Json get(const std::vector<std::string>& what) { return cluster_->get(what); }
+  CommandResult apply(const std::string& manifest) { return cluster_->apply(manifest); }
   // The Environment `sc` with the given spec.releases (YAML list items, indented 4).
   CommandResult applyEnvironment(const std::string& releases) {
     return apply(std::string(R"(apiVersion: envop.io/v1alpha1

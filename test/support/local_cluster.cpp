@@ -100,6 +100,21 @@ CommandResult ScopedCluster::kubectl(const std::vector<std::string>& args) const
   return runCommand(argv);
 }
 
+nlohmann::json ScopedCluster::get(const std::vector<std::string>& what) const {
+  std::vector<std::string> args = {"get"};
+  args.insert(args.end(), what.begin(), what.end());
+  args.insert(args.end(), {"-o", "json"});
+  const CommandResult r = kubectl(args);
+  if (r.exitCode != 0) return nullptr;
+  return nlohmann::json::parse(r.out, nullptr, false);
+}
+
+CommandResult ScopedCluster::apply(const std::string& manifest) const {
+  const std::string file = dir_ + "/" + uniqueName("manifest") + ".yaml";
+  std::ofstream(file) << manifest;
+  return kubectl({"apply", "-f", file});
+}
+
 void ScopedCluster::applyCrds() const {
   const CommandResult r = runCommand({clusterScripts() + "/apply-crds", dir_});
   if (r.exitCode != 0) throw std::runtime_error("apply-crds failed: " + r.err);

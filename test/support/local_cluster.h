@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,10 @@ class ScopedCluster final {
   std::string kubeconfig() const { return dir_ + "/kubeconfig"; }
   std::string value(const std::string& key) const;  // from DIR/env, re-read on each call
   CommandResult kubectl(const std::vector<std::string>& args) const;
+  // `kubectl get WHAT -o json`, parsed; null when kubectl fails (e.g. NotFound).
+  nlohmann::json get(const std::vector<std::string>& what) const;
+  // Writes a manifest to a file in dir() and applies it.
+  CommandResult apply(const std::string& manifest) const;
   // test/cluster/apply-crds DIR; throws on failure.
   void applyCrds() const;
   // test/cluster/restart DIR component; throws when it does not come back.
