@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/environment/release_drift.h"
 #include "controller/environment/release_plan.h"
 #include "controller/environment/release_spec.h"
 #include "controller/environment/spec.h"
@@ -63,10 +64,6 @@ class ReleasesPart final {
                                     const ReleaseSpec& release, Entry& entry,
                                     std::set<std::string>& references);
   std::string chartDigest(const helm::ChartRef& ref, const ResolvedChart& chart);
-  // Objects of the deployed manifest that someone deleted, or whose spec someone changed
-  // (a workload's metadata.generation moved since this revision was first seen).
-  std::vector<std::string> driftedObjects(const std::string& release, const std::string& ns,
-                                          int revision);
 
   struct Failure {
     std::string digest;
@@ -78,13 +75,11 @@ class ReleasesPart final {
   kube::ClientPtr client_;
   helm::HelmDriver& helm_;
   ValuesReferences& references_;
+  ReleaseDrift drift_;
   std::mutex mu_;
   std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>>
-      chartDigests_;                              // reference@version -> digest
-  std::map<std::string, std::string> manifests_;  // ns/release@revision -> manifest
-  // ns/release@revision/Kind/name -> the workload's generation when first seen
-  std::map<std::string, std::int64_t> generations_;
-  std::map<std::string, Failure> failures_;       // env/release -> failure record
+      chartDigests_;                         // reference@version -> digest
+  std::map<std::string, Failure> failures_;  // env/release -> failure record
   // env/release -> {digest, revision} this process deployed. The status says the same once
   // the informer delivers it; until then (a reconcile woken by the release's own objects)
   // this is what stops a needless second upgrade.
