@@ -30,7 +30,9 @@ ProcessOutput runProcess(const std::string& executable, const std::vector<std::s
   const auto deadline = start + timeout;
   try {
     bp::environment env;
-    for (const auto& [k, v] : environment) env[k] = v;
+    // set(), not operator[]: Boost 1.74's environment::find reads past the end of
+    // shorter entries (AddressSanitizer catches it); set() compares within bounds.
+    for (const auto& [k, v] : environment) env.set(k, v);
     boost::asio::io_context io;
     std::future<std::string> out;
     std::future<std::string> err;

@@ -606,7 +606,7 @@ TEST_F(ReleasesTest, AReleaseLeftPendingByAKilledHelmIsRecovered) {
                                    "--kubeconfig",
                                    cluster_->kubeconfig()};
   boost::process::environment env = boost::this_process::environment();
-  for (const auto& [k, v] : isolatedHelmEnv(cluster_->dir())) env[k] = v;
+  for (const auto& [k, v] : isolatedHelmEnv(cluster_->dir())) env.set(k, v);
   boost::process::child upgrade(argv, env, boost::process::std_out > boost::process::null,
                                 boost::process::std_err > boost::process::null);
   ASSERT_TRUE(within(60s, [&] {

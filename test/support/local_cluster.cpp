@@ -18,7 +18,7 @@ CommandResult runCommand(const std::vector<std::string>& argv,
   CommandResult result;
   if (argv.empty()) throw std::invalid_argument("runCommand: empty argv");
   bp::environment childEnv = boost::this_process::environment();
-  for (const auto& [k, v] : env) childEnv[k] = v;
+  for (const auto& [k, v] : env) childEnv.set(k, v);  // not [] (Boost 1.74 overread)
   std::future<std::string> out;
   std::future<std::string> err;
   boost::asio::io_context io;
