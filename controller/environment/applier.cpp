@@ -37,16 +37,23 @@ ApplyOutcome Applier::apply(const kube::Resource& resource, const kube::Json& de
   const std::size_t digest = std::hash<std::string>{}(desired.dump());
   const runtime::ObjectPtr current = live(resource, ns, name);
   ApplyOutcome outcome;
+  std::string lastApplied;  // the resourceVersion of our last apply of this very object
   {
     std::lock_guard lock(mu_);
     auto it = records_.find(key);
     if (it != records_.end() && it->second.digest == digest) {
-      if (current && runtime::resourceVersionOf(*current) == it->second.resourceVersion) {
-        return outcome;  // nothing changed on either side
-      }
-      // We applied this very object and it has changed or vanished since.
-      outcome.repairedDrift = true;
+      lastApplied = it->second.resourceVersion;
     }
+  }
+  if (!lastApplied.empty()) {
+    if (current && runtime::resourceVersionOf(*current) == lastApplied) {
+      return outcome;  // nothing changed on either side
+    }
+    // The cache disagrees with what we applied: a human changed or deleted it, or the
+    // cache has not caught up with our own write yet. A read tells which.
+    auto fresh = client_->get(resource, ns, name);
+    if (fresh && runtime::resourceVersionOf(fresh.value()) == lastApplied) return outcome;
+    outcome.repairedDrift = fresh.ok() || fresh.error().isNotFound();
   }
   auto applied = client_->apply(resource, desired);
   outcome.wrote = true;

@@ -10,14 +10,14 @@
 namespace envop::kube {
 
 void Cancellation::cancel() {
-  std::map<int, std::function<void()>> callbacks;
-  {
-    std::lock_guard lock(mu_);
-    if (cancelled_) return;
-    cancelled_ = true;
-    callbacks.swap(callbacks_);
-  }
-  for (auto& [id, cb] : callbacks) cb();
+  // Callbacks run under the lock, so that unsubscribe() returns only once no callback of
+  // its subscriber is running: a stream that has finished may then free what its
+  // callback touches.
+  std::lock_guard lock(mu_);
+  if (cancelled_) return;
+  cancelled_ = true;
+  for (auto& [id, cb] : callbacks_) cb();
+  callbacks_.clear();
 }
 
 bool Cancellation::cancelled() const {
@@ -81,7 +81,8 @@ class CppRestTransport final : public Transport {
     // inactivity timer, so it must exceed the watch's own timeoutSeconds.
     auto client = makeClient(request.timeout + std::chrono::seconds(30));
     pplx::cancellation_token_source cts;
-    const int subscription = cancel.subscribe([&cts] { cts.cancel(); });
+    // By value: the source is a shared handle, so the token state outlives this frame.
+    const int subscription = cancel.subscribe([cts] { cts.cancel(); });
     try {
       http::http_response response = client->request(build(request), cts.get_token()).get();
       result.status = response.status_code();

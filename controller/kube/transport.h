@@ -38,8 +38,10 @@ class Cancellation final {
  public:
   void cancel();
   bool cancelled() const;
-  // Runs onCancel at once when already cancelled; the returned id removes it.
+  // Runs onCancel at once when already cancelled; the returned id removes it. Callbacks
+  // must be quick and must not call back into this Cancellation.
   int subscribe(std::function<void()> onCancel);
+  // Returns once the callback is removed and not running.
   void unsubscribe(int id);
 
  private:
