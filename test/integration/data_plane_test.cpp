@@ -105,15 +105,21 @@ TEST(DataPlaneTest, DeploymentBecomesAvailableWithReadyPodsAndEndpoints) {
 
   expectRunningAndReadyOnKwokNodes(ns.name(), "app=web", 2);
 
-  // The endpointslice controller publishes the ready pods behind the Service.
+  // The endpointslice controller publishes the ready pods behind the Service; a slice
+  // exists (with no endpoints) before it does.
   std::string ready;
   for (int i = 0; i < 100; ++i) {
     r = cluster.kubectl({"get", "endpointslices", "-n", ns.name(), "-l",
-                         "kubernetes.io/service-name=web", "-o",
-                         "jsonpath={range .items[*].endpoints[?(@.conditions.ready==true)]}"
-                         "{.addresses[0]} {end}"});
+                         "kubernetes.io/service-name=web", "-o", "json"});
     ASSERT_EQ(r.exitCode, 0) << r.err;
-    ready = r.out;
+    ready.clear();
+    for (const auto& slice : nlohmann::json::parse(r.out).value("items", nlohmann::json::array())) {
+      for (const auto& endpoint : slice.value("endpoints", nlohmann::json::array())) {
+        if (endpoint.value("conditions", nlohmann::json::object()).value("ready", false)) {
+          ready += endpoint["addresses"][0].get<std::string>() + " ";
+        }
+      }
+    }
     if (std::count(ready.begin(), ready.end(), ' ') == 2) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
