@@ -65,8 +65,7 @@ WatchInput Informer::perform(const WatchAction& action, std::optional<WatchActio
       const kube::ApiError& e = page.error();
       return Failed{e.httpStatus, e.reason, e.describe()};
     }
-    return ListPage{std::move(page.value().items), page.value().resourceVersion,
-                    page.value().continueToken};
+    return std::move(page.value());
   }
   if (const auto* watch = std::get_if<StartWatch>(&action)) {
     kube::WatchOptions opts{.resourceVersion = watch->resourceVersion,

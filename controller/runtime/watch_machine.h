@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "controller/kube/client.h"
 #include "controller/runtime/store.h"
 #include "controller/util/backoff.h"
 #include "controller/util/clock.h"
@@ -26,13 +27,10 @@ namespace envop::runtime {
 
 // ---- What the Reflector feeds in ----
 
-// One LIST response. `continueToken` is metadata.continue ("" on the last page, and on the only
-// page when the apiserver served resourceVersion=0 from its watch cache and ignored `limit`).
-struct ListPage {
-  std::vector<nlohmann::json> items;
-  std::string resourceVersion;  // the list's metadata.resourceVersion
-  std::string continueToken;
-};
+// One LIST response, as the client returns it. `continueToken` is metadata.continue ("" on the
+// last page, and on the only page when the apiserver served resourceVersion=0 from its watch
+// cache and ignored `limit`).
+using ListPage = kube::ListPage;
 // One line of a WATCH stream: type is ADDED, MODIFIED, DELETED, BOOKMARK or ERROR (whose object
 // is a Status).
 struct WatchEvent {
