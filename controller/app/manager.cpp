@@ -106,10 +106,9 @@ int runManager(const Options& options, const kube::Config& config,
                                 return valuesReferences.environmentsReading(kind + "/" + delta.key);
                               });
   }
-  static const kube::Resource deployments{"apps", "v1", "deployments", "Deployment", true};
-  static const kube::Resource statefulSets{"apps", "v1", "statefulsets", "StatefulSet", true};
   const runtime::StorePtr namespaces = ownedStores.at("namespaces");
-  for (const kube::Resource* r : {&deployments, &statefulSets}) {
+  for (const kube::Resource* r :
+       {&kube::resources::deployments(), &kube::resources::statefulSets()}) {
     referenced.push_back(std::make_unique<runtime::Informer>(
         client, runtime::InformerOptions{.resource = *r,
                                          .labelSelector = "app.kubernetes.io/managed-by=Helm",

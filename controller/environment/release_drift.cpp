@@ -9,9 +9,9 @@ namespace {
 // The kinds whose deletion is checked for drift: what a microservice chart is made of.
 const kube::Resource* resourceForKind(const std::string& apiVersion, const std::string& kind) {
   static const std::map<std::string, kube::Resource> kinds = {
-      {"apps/v1/Deployment", {"apps", "v1", "deployments", "Deployment", true}},
-      {"apps/v1/StatefulSet", {"apps", "v1", "statefulsets", "StatefulSet", true}},
-      {"apps/v1/DaemonSet", {"apps", "v1", "daemonsets", "DaemonSet", true}},
+      {"apps/v1/Deployment", kube::resources::deployments()},
+      {"apps/v1/StatefulSet", kube::resources::statefulSets()},
+      {"apps/v1/DaemonSet", kube::resources::daemonSets()},
       {"v1/Service", kube::resources::services()},
       {"v1/ConfigMap", kube::resources::configMaps()},
       {"v1/Secret", kube::resources::secrets()},

@@ -67,6 +67,18 @@ const Resource& endpointSlices() {
   static const Resource r{"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true};
   return r;
 }
+const Resource& deployments() {
+  static const Resource r{"apps", "v1", "deployments", "Deployment", true};
+  return r;
+}
+const Resource& statefulSets() {
+  static const Resource r{"apps", "v1", "statefulsets", "StatefulSet", true};
+  return r;
+}
+const Resource& daemonSets() {
+  static const Resource r{"apps", "v1", "daemonsets", "DaemonSet", true};
+  return r;
+}
 }  // namespace resources
 
 std::string urlEncode(const std::string& value) {

@@ -35,6 +35,9 @@ const Resource& resourceQuotas();
 const Resource& limitRanges();
 const Resource& networkPolicies();
 const Resource& endpointSlices();
+const Resource& deployments();
+const Resource& statefulSets();
+const Resource& daemonSets();
 }  // namespace resources
 
 // Percent-encodes a query parameter value.
