@@ -67,6 +67,19 @@ ApplyOutcome Applier::apply(const kube::Resource& resource, const kube::Json& de
   return outcome;
 }
 
+ApplyOutcome Applier::disown(const kube::Resource& resource, const std::string& ns,
+                             const std::string& name) {
+  static const kube::Json kUnlabel = {
+      {"metadata", {{"labels", {{kManagedByLabel, nullptr}, {kEnvironmentLabel, nullptr}}}}}};
+  ApplyOutcome outcome;
+  auto patched = client_->patch(resource, ns, name, kube::PatchType::kMerge, kUnlabel);
+  outcome.wrote = true;
+  if (!patched && !patched.error().isNotFound()) outcome.error = patched.error();
+  std::lock_guard lock(mu_);
+  records_.erase(recordKey(resource, ns, name));
+  return outcome;
+}
+
 ApplyOutcome Applier::remove(const kube::Resource& resource, const std::string& ns,
                              const std::string& name) {
   ApplyOutcome outcome;

@@ -31,6 +31,10 @@ class Applier final {
   // Deletes an object envop owns; NotFound counts as done.
   ApplyOutcome remove(const kube::Resource& resource, const std::string& ns,
                       const std::string& name);
+  // Lets go of an object envop owns, leaving it in place without envop's ownership labels
+  // (deletionPolicy Retain); NotFound counts as done.
+  ApplyOutcome disown(const kube::Resource& resource, const std::string& ns,
+                      const std::string& name);
   // The cached live objects of a kind that carry this Environment's label.
   std::vector<runtime::ObjectPtr> ownedBy(const kube::Resource& resource,
                                           const std::string& environment) const;

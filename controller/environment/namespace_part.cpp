@@ -304,16 +304,10 @@ PartReport NamespacePart::finalizeExternalServices(const EnvironmentSpec& env, b
   for (const kube::Resource* r : {&res::endpointSlices(), &res::services()}) {
     for (const runtime::ObjectPtr& object : applier_.ownedBy(*r, env.name)) {
       ApplyOutcome outcome;
-      if (retain && env.externalServices) {
-        // Kept for the workloads that stay, without envop's claim on them.
-        Json patch = {
-            {"metadata", {{"labels", {{kManagedByLabel, nullptr}, {kEnvironmentLabel, nullptr}}}}}};
-        auto patched = applier_.client().patch(
-            *r, kube::namespaceOf(*object), kube::nameOf(*object), kube::PatchType::kMerge, patch);
-        if (!patched && !patched.error().isNotFound()) outcome.error = patched.error();
-      } else {
-        outcome = applier_.remove(*r, kube::namespaceOf(*object), kube::nameOf(*object));
-      }
+      // Retained ones stay for the workloads that remain, without envop's claim on them.
+      outcome = retain && env.externalServices
+                    ? applier_.disown(*r, kube::namespaceOf(*object), kube::nameOf(*object))
+                    : applier_.remove(*r, kube::namespaceOf(*object), kube::nameOf(*object));
       if (outcome.error) {
         mark(report, State::kFailed, "FinalizeFailed",
              describe(*r, *object) + ": " + outcome.error->describe());
@@ -354,24 +348,21 @@ PartReport NamespacePart::finalize(const EnvironmentSpec& env) {
     return report;
   }
   // Retain: everything stays, without envop's ownership labels.
-  const Json unlabel = {
-      {"metadata", {{"labels", {{kManagedByLabel, nullptr}, {kEnvironmentLabel, nullptr}}}}}};
   for (const kube::Resource* r :
        {&res::resourceQuotas(), &res::limitRanges(), &res::networkPolicies()}) {
     for (const runtime::ObjectPtr& object : applier_.ownedBy(*r, env.name)) {
-      auto patched = applier_.client().patch(*r, kube::namespaceOf(*object), kube::nameOf(*object),
-                                             kube::PatchType::kMerge, unlabel);
-      if (!patched && !patched.error().isNotFound()) {
+      const ApplyOutcome disowned =
+          applier_.disown(*r, kube::namespaceOf(*object), kube::nameOf(*object));
+      if (disowned.error) {
         mark(report, State::kFailed, "FinalizeFailed",
-             describe(*r, *object) + ": " + patched.error().describe());
+             describe(*r, *object) + ": " + disowned.error->describe());
       }
     }
   }
-  auto patched =
-      applier_.client().patch(res::namespaces(), "", ns.name, kube::PatchType::kMerge, unlabel);
-  if (!patched && !patched.error().isNotFound()) {
+  const ApplyOutcome disowned = applier_.disown(res::namespaces(), "", ns.name);
+  if (disowned.error) {
     mark(report, State::kFailed, "FinalizeFailed",
-         "namespace " + ns.name + ": " + patched.error().describe());
+         "namespace " + ns.name + ": " + disowned.error->describe());
   }
   return report;
 }
