@@ -60,19 +60,6 @@ class EnvironmentTest : public ::testing::Test {
                         const std::string& timeout = "60s") {
     return kubectl({"wait", "--for=" + condition, object, "--timeout=" + timeout});
   }
-  double writes() {
-    const std::string page = controller_->metrics();
-    double n = 0;
-    for (const char* verb : {"POST", "PUT", "PATCH", "DELETE"}) {
-      n += sumSamples(page, "rest_client_requests_total", {"method=\"" + std::string(verb) + "\""});
-    }
-    return n;
-  }
-  double reconciles() {
-    return sumSamples(controller_->metrics(), "controller_runtime_reconcile_total",
-                      {"controller=\"environment\""});
-  }
-
   std::unique_ptr<ScopedCluster> cluster_;
   std::unique_ptr<TestRegistry> registry_;
   std::unique_ptr<ControllerProcess> controller_;
@@ -133,31 +120,15 @@ TEST_F(EnvironmentTest, EverySampleReachesReadyWithItsNamespaceFencedAndWired) {
 TEST_F(EnvironmentTest, AResyncWithNothingChangedWritesNothing) {
   ASSERT_EQ(kubectl({"apply", "-f", sample("pro")}).exitCode, 0);
   ASSERT_EQ(waitFor("condition=Ready", "environment/pro").exitCode, 0) << controller_->log();
-  // Let what the first reconciles set off settle — watch events of the objects they
-  // wrote, and the event recorder's coalesced writes (up to a second late): nothing
-  // reconciles, nothing is queued or running, and nothing is written for three seconds.
-  double reconcilesSeen = -1;
-  double writesSeen = -1;
-  int quiet = 0;
-  ASSERT_TRUE(within(90s, [&] {
-    const std::string page = controller_->metrics();
-    const double r =
-        sumSamples(page, "controller_runtime_reconcile_total", {"controller=\"environment\""});
-    const double w = writes();
-    const bool idle =
-        sumSamples(page, "workqueue_depth", {"name=\"environment\""}) == 0 &&
-        sumSamples(page, "controller_runtime_active_workers", {"controller=\"environment\""}) == 0;
-    quiet = (r == reconcilesSeen && w == writesSeen && idle) ? quiet + 1 : 0;
-    reconcilesSeen = r;
-    writesSeen = w;
-    return quiet >= 30;
-  }));
-  const double writesBefore = writes();
-  const double reconcilesBefore = reconciles();
+  // Let what the first reconciles set off play out — watch events of the objects they
+  // wrote, and the event recorder's coalesced writes (up to a second late).
+  ASSERT_TRUE(controller_->waitUntilIdle(3s)) << controller_->metrics();
+  const double writesBefore = controller_->writes();
+  const double reconcilesBefore = controller_->reconciles();
   // A metadata-only change wakes the controller without changing what it must do.
   ASSERT_EQ(kubectl({"annotate", "environment", "pro", "touched=1"}).exitCode, 0);
-  ASSERT_TRUE(within(30s, [&] { return reconciles() > reconcilesBefore; }));
-  EXPECT_EQ(writes(), writesBefore) << "a resync wrote to the API server";
+  ASSERT_TRUE(within(30s, [&] { return controller_->reconciles() > reconcilesBefore; }));
+  EXPECT_EQ(controller_->writes(), writesBefore) << "a resync wrote to the API server";
 }
 
 TEST_F(EnvironmentTest, DriftIsRepairedFromWatchesWithAnEvent) {

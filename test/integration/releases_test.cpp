@@ -217,28 +217,6 @@ spec:
     for (const char* op : {"install", "upgrade", "rollback", "uninstall"}) n += helmOps(op);
     return n;
   }
-  double reconciles() {
-    return sumSamples(controller_->metrics(), "controller_runtime_reconcile_total",
-                      {"controller=\"environment\""});
-  }
-  // Waits until the controller has been idle for two seconds: no reconcile finished, nothing
-  // queued, no worker busy (a reconcile that runs helm keeps its worker busy).
-  bool settle() {
-    double before = -1;
-    int quiet = 0;
-    return within(90s, [&] {
-      const std::string page = controller_->metrics();
-      const double now =
-          sumSamples(page, "controller_runtime_reconcile_total", {"controller=\"environment\""});
-      const bool idle = sumSamples(page, "workqueue_depth", {"name=\"environment\""}) == 0 &&
-                        sumSamples(page, "controller_runtime_active_workers",
-                                   {"controller=\"environment\""}) == 0;
-      quiet = now == before && idle ? quiet + 1 : 0;
-      before = now;
-      return quiet >= 20;
-    });
-  }
-
   std::unique_ptr<ScopedCluster> cluster_;
   std::unique_ptr<TestRegistry> registry_;
   std::unique_ptr<ControllerProcess> controller_;
@@ -298,7 +276,7 @@ TEST_F(ReleasesTest, InstallsInDependencyOrderAndUpgradesOnlyTheChangedRelease) 
   }
 
   // One release's values change: that release is upgraded, and only it.
-  ASSERT_TRUE(settle()) << controller_->metrics();
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
   const double installsBefore = helmOps("install");
   const double upgradesBefore = helmOps("upgrade");
   ASSERT_EQ(patchEnvironment(
@@ -309,7 +287,7 @@ TEST_F(ReleasesTest, InstallsInDependencyOrderAndUpgradesOnlyTheChangedRelease) 
     return releasesReady() && releaseStatus("registry").value("revision", 0) == 2;
   })) << diagnostics();
   EXPECT_EQ(setting("registry", "greeting"), "changed");
-  ASSERT_TRUE(settle()) << controller_->metrics();
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
   const std::map<std::string, int> upgraded = {
       {"config-server", 1}, {"registry", 2}, {"gateway", 1}, {"orders", 1}};
   EXPECT_EQ(revisions(), upgraded) << diagnostics();
@@ -327,7 +305,7 @@ TEST_F(ReleasesTest, InstallsInDependencyOrderAndUpgradesOnlyTheChangedRelease) 
 TEST_F(ReleasesTest, AResyncWithNothingChangedRunsNoHelmInstallOrUpgrade) {
   ASSERT_EQ(applyEnvironment(kStageReleases).exitCode, 0);
   ASSERT_TRUE(within(180s, [&] { return releasesReady(); })) << diagnostics();
-  ASSERT_TRUE(settle()) << controller_->metrics();
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
   ASSERT_NE(controller_->metrics().find("envop_helm_operations_total"), std::string::npos)
       << "the controller does not export envop_helm_operations_total";
   ASSERT_EQ(helmOps("install"), 4) << controller_->metrics();
@@ -335,19 +313,19 @@ TEST_F(ReleasesTest, AResyncWithNothingChangedRunsNoHelmInstallOrUpgrade) {
   const std::map<std::string, int> before = revisions();
   ASSERT_EQ(before.size(), 4u) << diagnostics();
   const double opsBefore = stateChangingHelmOps();
-  const double reconcilesBefore = reconciles();
+  const double reconcilesBefore = controller_->reconciles();
 
   // A metadata-only change wakes the controller without changing what it must do.
   ASSERT_EQ(kubectl({"annotate", "environment", kEnv, "touched=1"}).exitCode, 0);
-  ASSERT_TRUE(within(30s, [&] { return reconciles() > reconcilesBefore; }));
-  ASSERT_TRUE(settle()) << controller_->metrics();
+  ASSERT_TRUE(within(30s, [&] { return controller_->reconciles() > reconcilesBefore; }));
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
   EXPECT_EQ(stateChangingHelmOps(), opsBefore) << controller_->metrics();
   EXPECT_EQ(revisions(), before) << diagnostics();
 
   // A controller that starts from nothing finds every release as desired.
   startController();
-  ASSERT_TRUE(within(60s, [&] { return reconciles() > 0; })) << controller_->log();
-  ASSERT_TRUE(settle()) << controller_->metrics();
+  ASSERT_TRUE(within(60s, [&] { return controller_->reconciles() > 0; })) << controller_->log();
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
   for (const char* op : {"install", "upgrade", "rollback", "uninstall"}) {
     EXPECT_EQ(helmOps(op), 0) << "a fresh controller ran helm " << op << "\n"
                               << controller_->metrics();
@@ -385,7 +363,7 @@ TEST_F(ReleasesTest, ValuesFromConfigMapChangeUpgradesThatReleaseWithinSeconds) 
   EXPECT_EQ(setting("orders", "env"), "test");
   EXPECT_EQ(get({"deployment", "orders", "-n", kNs})["spec"]["replicas"], 1)
       << "the release's values go on top of valuesFrom";
-  ASSERT_TRUE(settle()) << controller_->metrics();
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
   ASSERT_EQ(latestRevision("orders"), 1) << diagnostics();
 
   ASSERT_EQ(
@@ -401,7 +379,7 @@ TEST_F(ReleasesTest, ValuesFromConfigMapChangeUpgradesThatReleaseWithinSeconds) 
   EXPECT_TRUE(within(30s, [&] {
     return releasesReady() && releaseStatus("orders").value("revision", 0) == 2;
   })) << diagnostics();
-  ASSERT_TRUE(settle()) << controller_->metrics();
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
   EXPECT_EQ(latestRevision("orders"), 2) << diagnostics();
   EXPECT_EQ(latestRevision("registry"), 1) << "a ConfigMap of orders upgraded registry";
   EXPECT_EQ(get({"deployment", "orders", "-n", kNs})["spec"]["replicas"], 1);
@@ -530,7 +508,7 @@ TEST_F(ReleasesTest, DeploymentDeletedFromAReleaseComesBackWithAnEvent) {
   EXPECT_TRUE(within(60s, [&] { return releasesReady(); })) << diagnostics();
 
   // A human's edit of the release's Deployment is undone the same way.
-  ASSERT_TRUE(within(60s, [&] { return settle(); }));
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
   ASSERT_EQ(kubectl({"scale", "deployment", "gateway", "-n", kNs, "--replicas=5"}).exitCode, 0);
   EXPECT_TRUE(within(60s,
                      [&] {

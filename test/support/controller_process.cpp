@@ -96,6 +96,43 @@ ControllerProcess::~ControllerProcess() {
   if (child_.valid()) child_.wait();
 }
 
+namespace {
+double reconcilesIn(const std::string& page) {
+  return sumSamples(page, "controller_runtime_reconcile_total", {"controller=\"environment\""});
+}
+double writesIn(const std::string& page) {
+  double n = 0;
+  for (const char* verb : {"POST", "PUT", "PATCH", "DELETE"}) {
+    n += sumSamples(page, "rest_client_requests_total", {"method=\"" + std::string(verb) + "\""});
+  }
+  return n;
+}
+}  // namespace
+
+double ControllerProcess::reconciles() const { return reconcilesIn(metrics()); }
+
+double ControllerProcess::writes() const { return writesIn(metrics()); }
+
+bool ControllerProcess::waitUntilIdle(std::chrono::milliseconds quiet,
+                                      std::chrono::seconds limit) const {
+  double reconciles = -1;
+  double writes = -1;
+  int quietPolls = 0;
+  const int wanted = static_cast<int>(quiet / 100ms);
+  return within(limit, [&] {
+    const std::string page = metrics();
+    const double r = reconcilesIn(page);
+    const double w = writesIn(page);
+    const bool idle =
+        sumSamples(page, "workqueue_depth", {"name=\"environment\""}) == 0 &&
+        sumSamples(page, "controller_runtime_active_workers", {"controller=\"environment\""}) == 0;
+    quietPolls = (r == reconciles && w == writes && idle) ? quietPolls + 1 : 0;
+    reconciles = r;
+    writes = w;
+    return quietPolls >= wanted;
+  });
+}
+
 void ControllerProcess::signal(int sig) { ::kill(child_.id(), sig); }
 
 int ControllerProcess::waitExit() {

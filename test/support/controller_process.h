@@ -38,6 +38,14 @@ class ControllerProcess final {
 
   std::string metrics() const { return httpGet(metricsPort_, "/metrics").second; }
   int probe(const std::string& path) const { return httpGet(probePort_, path).first; }
+  // Finished reconciles of the environment controller, from /metrics.
+  double reconciles() const;
+  // Requests that change something in the API server (POST, PUT, PATCH, DELETE).
+  double writes() const;
+  // Waits, up to `limit`, until for `quiet` on end nothing reconciled, nothing was queued
+  // or running, and nothing was written: what earlier work set off has played out.
+  bool waitUntilIdle(std::chrono::milliseconds quiet,
+                     std::chrono::seconds limit = std::chrono::seconds(90)) const;
   void signal(int sig);
   int waitExit();
   const std::string& log() const { return log_; }
