@@ -41,6 +41,22 @@ bool serve(std::unique_ptr<server::HttpServer>& slot, const std::string& address
   return true;
 }
 
+// An update of an object with a generation that moved neither it nor its labels and
+// annotations: a status write by the object's controller (a Deployment's pods coming and
+// going), which is never drift and need not wake anything.
+bool statusOnlyUpdate(const runtime::Delta& delta) {
+  if (delta.type != runtime::Delta::Type::kUpdated || !delta.object || !delta.oldObject) {
+    return false;
+  }
+  const kube::Json& now = (*delta.object)["metadata"];
+  const kube::Json& before = (*delta.oldObject)["metadata"];
+  if (!now.contains("generation") || !before.contains("generation")) return false;
+  for (const char* key : {"generation", "labels", "annotations", "deletionTimestamp"}) {
+    if (now.value(key, kube::Json()) != before.value(key, kube::Json())) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void blockTerminationSignals() {
@@ -87,7 +103,15 @@ int runManager(const Options& options, const kube::Config& config,
                                          .kubeconfig = kubeconfigPath,
                                          .stateDir = options.helmStateDir});
   environment::ValuesReferences valuesReferences;
-  environment::ReleasesPart releases(client, helm, valuesReferences);
+  // Helm's release records, labels only: every release's revision and status without a
+  // helm process and without the release payload in memory.
+  std::vector<std::unique_ptr<runtime::Informer>> referenced;
+  referenced.push_back(std::make_unique<runtime::Informer>(
+      client, runtime::InformerOptions{.resource = kube::resources::secrets(),
+                                       .labelSelector = environment::kHelmStorageSelector,
+                                       .metadataOnly = true}));
+  runtime::Informer& helmStorage = *referenced.back();
+  environment::ReleasesPart releases(client, helm, valuesReferences, helmStorage.store());
   auto reconciler = std::make_shared<environment::EnvironmentReconciler>(environments.store(),
                                                                          applier, releases, events);
   runtime::Controller controller("environment", reconciler, options.maxConcurrentReconciles);
@@ -95,34 +119,50 @@ int runManager(const Options& options, const kube::Config& config,
   for (auto& informer : owned) {
     controller.watchSecondary(*informer, runtime::byLabel(environment::kEnvironmentLabel));
   }
-  // ConfigMaps and Secrets named in valuesFrom, and the workloads helm made: metadata
-  // only, so a change is seen without holding any Secret's data in memory.
-  std::vector<std::unique_ptr<runtime::Informer>> referenced;
+  // An object in a stage's namespace belongs to the Environment of that namespace.
+  const runtime::StorePtr namespaces = ownedStores.at("namespaces");
+  auto byNamespace = [namespaces](const runtime::Delta& delta) {
+    std::vector<std::string> keys;
+    if (statusOnlyUpdate(delta)) return keys;
+    const runtime::ObjectPtr object = delta.object ? delta.object : delta.oldObject;
+    if (!object) return keys;
+    if (auto ns = namespaces->get(kube::namespaceOf(*object))) {
+      if (std::string owner = environment::ownerOf(*ns); !owner.empty()) keys.push_back(owner);
+    }
+    return keys;
+  };
+  controller.watchSecondary(helmStorage, byNamespace);
+  // ConfigMaps and Secrets: metadata only, so a change is seen without holding any
+  // Secret's data in memory. A change wakes the Environments whose valuesFrom read it,
+  // and, for one helm made, the Environment of its namespace (release drift).
   for (const kube::Resource* r : {&kube::resources::configMaps(), &kube::resources::secrets()}) {
     referenced.push_back(std::make_unique<runtime::Informer>(
         client, runtime::InformerOptions{.resource = *r, .metadataOnly = true}));
-    controller.watchSecondary(*referenced.back(),
-                              [&valuesReferences, kind = r->kind](const runtime::Delta& delta) {
-                                return valuesReferences.environmentsReading(kind + "/" + delta.key);
-                              });
+    controller.watchSecondary(
+        *referenced.back(),
+        [&valuesReferences, byNamespace, kind = r->kind](const runtime::Delta& delta) {
+          std::vector<std::string> keys = valuesReferences.environmentsReading(kind + "/" + delta.key);
+          const runtime::ObjectPtr object = delta.object ? delta.object : delta.oldObject;
+          if (object && object->value("metadata", kube::Json::object())
+                            .value("annotations", kube::Json::object())
+                            .contains("meta.helm.sh/release-name")) {
+            for (std::string& k : byNamespace(delta)) keys.push_back(std::move(k));
+          }
+          return keys;
+        });
   }
-  const runtime::StorePtr namespaces = ownedStores.at("namespaces");
+  // The other kinds charts are made of, as helm labels them: a change or a delete is
+  // drift of its release, seen as it happens.
   for (const kube::Resource* r :
-       {&kube::resources::deployments(), &kube::resources::statefulSets()}) {
+       {&kube::resources::deployments(), &kube::resources::statefulSets(),
+        &kube::resources::daemonSets(), &kube::resources::services(),
+        &kube::resources::serviceAccounts(), &kube::resources::persistentVolumeClaims(),
+        &kube::resources::cronJobs(), &kube::resources::ingresses()}) {
     referenced.push_back(std::make_unique<runtime::Informer>(
         client, runtime::InformerOptions{.resource = *r,
                                          .labelSelector = "app.kubernetes.io/managed-by=Helm",
                                          .metadataOnly = true}));
-    controller.watchSecondary(*referenced.back(), [namespaces](const runtime::Delta& delta) {
-      // A workload belongs to the Environment whose namespace it is in.
-      std::vector<std::string> keys;
-      const runtime::ObjectPtr object = delta.object ? delta.object : delta.oldObject;
-      if (!object) return keys;
-      if (auto ns = namespaces->get(kube::namespaceOf(*object))) {
-        if (std::string owner = environment::ownerOf(*ns); !owner.empty()) keys.push_back(owner);
-      }
-      return keys;
-    });
+    controller.watchSecondary(*referenced.back(), byNamespace);
   }
   auto allSynced = [&environments, &owned, &referenced]() -> std::optional<std::string> {
     if (!environments.hasSynced()) return std::string("the Environment cache has not synced");

@@ -103,6 +103,7 @@ ReconcileResult EnvironmentReconciler::finalize(const Json& object, const Enviro
   if (report.state == PartOutcome::State::kReady) {
     std::string error;
     if (!removeFinalizer(object, error)) return ReconcileResult::failed(error);
+    releasesPart_.forget(env);
     spdlog::info("{} finalized; namespace {} handled per deletionPolicy {}", logPrefix(request),
                  env.namespace_.name,
                  env.namespace_.deletionPolicy == DeletionPolicy::kRetain ? "Retain" : "Delete");

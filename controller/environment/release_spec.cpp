@@ -63,6 +63,42 @@ Remediation parseRemediation(FieldReader& r, const Json& release, const std::str
   return remediation;
 }
 
+DriftDetection parseDriftDetection(FieldReader& r, const Json& item, const std::string& path) {
+  DriftDetection drift;
+  const Json d = r.object(item, "driftDetection", path);
+  const std::string mode = r.string(d, "mode", path + ".mode", "Enabled");
+  if (mode == "Enabled") {
+    drift.mode = DriftDetection::Mode::kEnabled;
+  } else if (mode == "Warn") {
+    drift.mode = DriftDetection::Mode::kWarn;
+  } else if (mode == "Disabled") {
+    drift.mode = DriftDetection::Mode::kDisabled;
+  } else {
+    r.fail(path + ".mode: must be Enabled, Warn or Disabled");
+  }
+  const Json ignore = r.array(d, "ignore", path + ".ignore");
+  for (std::size_t i = 0; i < ignore.size(); ++i) {
+    const std::string at = path + ".ignore[" + std::to_string(i) + "]";
+    DriftDetection::Ignore rule;
+    const Json paths = r.array(ignore[i], "paths", at + ".paths");
+    if (paths.empty()) r.fail(at + ".paths: at least one JSON pointer is required");
+    for (std::size_t j = 0; j < paths.size(); ++j) {
+      const std::string where = at + ".paths[" + std::to_string(j) + "]";
+      if (!paths[j].is_string() || paths[j].get<std::string>().empty() ||
+          paths[j].get<std::string>()[0] != '/') {
+        r.fail(where + ": must be a JSON pointer such as /spec/replicas");
+        continue;
+      }
+      rule.paths.push_back(paths[j].get<std::string>());
+    }
+    const Json target = r.object(ignore[i], "target", at + ".target");
+    rule.kind = r.string(target, "kind", at + ".target.kind");
+    rule.name = r.string(target, "name", at + ".target.name");
+    drift.ignore.push_back(std::move(rule));
+  }
+  return drift;
+}
+
 ReleaseSpec parseRelease(FieldReader& r, const Json& item, const std::string& path) {
   ReleaseSpec release;
   if (!item.is_object()) return r.failWith(path + ": must be an object", release);
@@ -102,6 +138,7 @@ ReleaseSpec parseRelease(FieldReader& r, const Json& item, const std::string& pa
   }
   release.wait = r.boolean(item, "wait", path + ".wait", true);
   release.remediation = parseRemediation(r, item, path + ".remediation");
+  release.driftDetection = parseDriftDetection(r, item, path + ".driftDetection");
   release.suspend = r.boolean(item, "suspend", path + ".suspend", false);
   return release;
 }

@@ -42,6 +42,23 @@ struct Remediation {
   bool operator==(const Remediation&) const = default;
 };
 
+// spec.releases[].driftDetection, as Flux's helm-controller names it: what envop does when
+// an object of a deployed release no longer matches what the chart set.
+struct DriftDetection {
+  enum class Mode { kEnabled, kWarn, kDisabled };
+  // JSON pointers (RFC 6901) the chart sets but another manager may own (an HPA's
+  // /spec/replicas); an empty kind or name matches every object.
+  struct Ignore {
+    std::vector<std::string> paths;
+    std::string kind;
+    std::string name;
+    bool operator==(const Ignore&) const = default;
+  };
+  Mode mode = Mode::kEnabled;
+  std::vector<Ignore> ignore;
+  bool operator==(const DriftDetection&) const = default;
+};
+
 struct ReleaseSpec {
   std::string name;
   std::string chart;
@@ -52,6 +69,7 @@ struct ReleaseSpec {
   std::chrono::seconds timeout = kDefaultReleaseTimeout;
   bool wait = true;
   Remediation remediation;
+  DriftDetection driftDetection;
   bool suspend = false;
 };
 

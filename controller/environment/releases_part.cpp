@@ -3,8 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <future>
-#include <tuple>
 
+#include "controller/environment/release_actions.h"
 #include "controller/environment/release_digest.h"
 #include "controller/environment/values.h"
 #include "controller/kube/config.h"
@@ -17,6 +17,13 @@ using namespace std::chrono_literals;
 
 // An OCI tag can be pushed again; look its digest up again after this long.
 constexpr auto kChartDigestTtl = 5min;
+// How long what this process deployed outranks Helm's storage cache, which may not have
+// delivered the new revision yet; after that the cache is the truth (a human may have
+// uninstalled the release since).
+constexpr auto kDeployedMemory = 30s;
+// Added to a release's timeout and helm's kill grace before a pending-* lock is taken as
+// abandoned.
+constexpr auto kLockMargin = 30s;
 
 helm::ChartRef chartRefOf(const ResolvedChart& chart) {
   switch (chart.kind) {
@@ -56,60 +63,76 @@ std::vector<std::string> ValuesReferences::environmentsReading(const std::string
 }
 
 struct ReleasesPart::Entry {
+  const ReleaseSpec* release = nullptr;
   Json status = Json::object();  // this release's status.releases entry
-  bool ready = false;
-  bool failed = false;   // install/upgrade failed (retrying, or remediated)
-  bool stalled = false;  // a human must act: a missing Secret, a bad chart reference
+  // Inputs, observed before anything is done.
+  ResolvedChart chart;
+  helm::ChartRef ref;
+  Json values;
+  std::set<std::string> references;  // valuesFrom it reads
+  // What came of the pass.
+  State state = State::kProgressing;
+  std::string reason;
   std::string message;
   std::vector<std::string> repaired;
   std::vector<ReleasesReport::Note> notes;
+
+  void fail(State s, std::string why, std::string text) {
+    state = s;
+    reason = std::move(why);
+    message = std::move(text);
+  }
 };
 
 ReleasesPart::ReleasesPart(kube::ClientPtr client, helm::HelmDriver& helm,
-                           ValuesReferences& references)
-    : client_(client), helm_(helm), references_(references), drift_(client, helm) {}
+                           ValuesReferences& references, runtime::StorePtr helmSecrets)
+    : client_(client),
+      helm_(helm),
+      references_(references),
+      helmSecrets_(std::move(helmSecrets)),
+      drift_(client, helm) {}
 
 std::optional<Json> ReleasesPart::resolveValues(const std::string& ns, const ReleasesSpec& spec,
-                                                const ReleaseSpec& release, Entry& entry,
-                                                std::set<std::string>& references) {
+                                                const ReleaseSpec& release, Entry& entry) {
   std::vector<Json> layers;
   for (size_t i = 0; i < release.valuesFrom.size(); ++i) {
     const ValuesSource& source = release.valuesFrom[i];
     const bool secret = source.kind == ValuesSource::Kind::kSecret;
     const std::string kind = secret ? "Secret" : "ConfigMap";
-    references.insert(kind + "/" + ns + "/" + source.name);
+    entry.references.insert(kind + "/" + ns + "/" + source.name);
     auto object = client_->get(secret ? kube::resources::secrets() : kube::resources::configMaps(),
                                ns, source.name);
     const std::string where = kind + " " + ns + "/" + source.name;
     if (!object) {
       if (object.error().isNotFound() && source.optional) continue;
-      entry.stalled = object.error().isNotFound();
-      entry.failed = !entry.stalled;
-      entry.message = "valuesFrom " + where + ": " + object.error().describe();
+      entry.fail(object.error().isNotFound() ? State::kStalled : State::kFailed,
+                 object.error().isNotFound() ? "ValuesNotFound" : "ValuesUnreadable",
+                 "release " + release.name + ": valuesFrom " + where + ": " +
+                     object.error().describe());
       return std::nullopt;
     }
     const Json data = object.value().value("data", Json::object());
     auto it = data.find(source.key);
     if (it == data.end() || !it->is_string()) {
       if (source.optional) continue;
-      entry.stalled = true;
-      entry.message = "valuesFrom " + where + " has no key " + source.key;
+      entry.fail(State::kStalled, "ValuesNotFound",
+                 "release " + release.name + ": valuesFrom " + where + " has no key " + source.key);
       return std::nullopt;
     }
     std::string text = it->get<std::string>();
     if (secret) {
       auto decoded = kube::decodeBase64(text);
       if (!decoded) {
-        entry.stalled = true;
-        entry.message = "valuesFrom " + where + " key " + source.key + " is not base64";
+        entry.fail(State::kStalled, "InvalidValues",
+                   "release " + release.name + ": valuesFrom " + where + " key " + source.key +
+                       " is not base64");
         return std::nullopt;
       }
       text = std::move(*decoded);
     }
     auto parsed = parseValuesYaml(text, where + " key " + source.key);
     if (auto* error = std::get_if<std::string>(&parsed)) {
-      entry.stalled = true;
-      entry.message = *error;
+      entry.fail(State::kStalled, "InvalidValues", "release " + release.name + ": " + *error);
       return std::nullopt;
     }
     layers.push_back(std::get<Json>(std::move(parsed)));
@@ -117,167 +140,306 @@ std::optional<Json> ReleasesPart::resolveValues(const std::string& ns, const Rel
   return mergeReleaseValues(spec.values, layers, release.values);
 }
 
-std::string ReleasesPart::chartDigest(const helm::ChartRef& ref, const ResolvedChart& chart) {
-  if (chart.kind != ResolvedChart::Kind::kOci) return chart.version;
+ReleasesPart::Chart ReleasesPart::resolveChartDigest(const helm::ChartRef& ref,
+                                                     const ResolvedChart& chart, bool fresh) {
+  if (chart.kind != ResolvedChart::Kind::kOci) {
+    return {.available = true, .digest = chart.version};
+  }
   const std::string key = ref.reference + "@" + ref.version;
   const auto now = std::chrono::steady_clock::now();
-  {
+  if (!fresh) {
     std::lock_guard lock(mu_);
     auto it = chartDigests_.find(key);
     if (it != chartDigests_.end() && now - it->second.second < kChartDigestTtl) {
-      return it->second.first;
+      return {.available = true, .digest = it->second.first};
     }
   }
   auto shown = helm_.showChart(ref);
-  if (!shown.ok()) return chart.version;  // the install will report why the chart is unusable
+  if (!shown.ok()) {
+    // Never a stand-in digest: that would look like a new chart, and upgrade (then roll
+    // back) a release that is deployed and healthy.
+    return {.available = false,
+            .message = "chart " + chart.chartName + (ref.version.empty() ? "" : " " + ref.version) +
+                       " cannot be fetched from " + chart.repoUrl + ": " + shown.result.message()};
+  }
   const std::string digest = shown.value.digest.empty() ? shown.value.version : shown.value.digest;
   std::lock_guard lock(mu_);
   chartDigests_[key] = {digest, now};
-  return digest;
+  return {.available = true, .digest = digest};
 }
 
-void ReleasesPart::process(const EnvironmentSpec& env, const ReleasesSpec& spec,
-                           const ReleaseSpec& release, const Json& previous, Entry& entry,
-                           std::set<std::string>& references) {
-  const std::string& ns = env.namespace_.name;
+std::optional<StoredRelease> ReleasesPart::observeStored(const std::string& key,
+                                                         const std::string& release,
+                                                         const std::string& ns,
+                                                         std::string& error) {
+  std::optional<StoredRelease> stored;
+  if (helmSecrets_) {
+    stored = HelmStorage(helmSecrets_).latest(ns, release);
+  } else {
+    auto current = helm_.status(release, ns);
+    if (current.ok()) {
+      stored = StoredRelease{.revision = current.value.revision, .status = current.value.status};
+    } else if (!current.result.releaseNotFound) {
+      error = "reading release " + release + ": " + current.result.message();
+      return std::nullopt;
+    }
+  }
+  std::lock_guard lock(mu_);
+  if (auto it = deployed_.find(key); it != deployed_.end() &&
+                                     std::chrono::steady_clock::now() - it->second.at < kDeployedMemory &&
+                                     (!stored || stored->revision <= it->second.revision)) {
+    stored = StoredRelease{.revision = it->second.revision,
+                           .status = "deployed",
+                           .written = std::chrono::system_clock::now()};
+  }
+  return stored;
+}
+
+bool ReleasesPart::observeInputs(const EnvironmentSpec& env, const ReleasesSpec& spec,
+                                 const ReleaseSpec& release, const Json& previous, Entry& entry) {
+  entry.release = &release;
   entry.status = {{"name", release.name}, {"chart", release.chart}, {"version", release.version}};
   for (const Json& p : previous) {
-    if (p.value("name", "") == release.name) {
-      for (const char* k : {"revision", "digest", "status", "message"}) {
-        if (p.contains(k)) entry.status[k] = p[k];
-      }
+    if (p.value("name", "") != release.name) continue;
+    for (const char* k : {"revision", "digest", "status", "message"}) {
+      if (p.contains(k)) entry.status[k] = p[k];
     }
+  }
+  if (release.suspend) {
+    entry.status["status"] = "suspended";
+    entry.state = State::kReady;
+    return true;
   }
   auto resolved = resolveChart(spec.charts, release);
   if (auto* error = std::get_if<std::string>(&resolved)) {
-    entry.stalled = true;
-    entry.message = *error;
-    return;
+    entry.fail(State::kStalled, "InvalidChart", "release " + release.name + ": " + *error);
+    return false;
   }
-  const ResolvedChart& chart = std::get<ResolvedChart>(resolved);
-  const auto values = resolveValues(ns, spec, release, entry, references);
-  if (!values) return;
-  const helm::ChartRef ref = chartRefOf(chart);
-  const std::string digest = releaseDigest(chart, chartDigest(ref, chart), *values);
-  const std::string failureKey = env.name + "/" + release.name;
+  entry.chart = std::get<ResolvedChart>(resolved);
+  entry.ref = chartRefOf(entry.chart);
+  auto values = resolveValues(env.namespace_.name, spec, release, entry);
+  if (!values) return false;
+  entry.values = std::move(*values);
+  return true;
+}
 
-  auto current = helm_.status(release.name, ns);
-  const bool exists = current.ok();
-  if (!exists && !current.result.releaseNotFound) {
-    entry.failed = true;
-    entry.message = "reading release " + release.name + ": " + current.result.message();
-    return;
-  }
-  if (exists && helm::isPendingStatus(current.value.status)) {
-    // A helm that was killed mid-operation leaves the release locked; undo its half.
-    const bool install = current.value.status == "pending-install";
-    const helm::HelmResult undone =
-        install ? helm_.uninstall(release.name, ns) : helm_.rollback(release.name, ns, 0);
-    const std::string what = "release " + release.name + " was stuck in " + current.value.status +
-                             (undone.ok ? "; recovered" : "; recovery failed: " + undone.message());
-    entry.notes.push_back({!undone.ok, "ReleaseRecovered", what});
-    if (!undone.ok) {
-      entry.failed = true;
-      entry.message = what;
-      return;
-    }
-    current = helm_.status(release.name, ns);
-  }
-  const bool deployed = current.ok() && current.value.status == "deployed";
-  const int revision = current.ok() ? current.value.revision : 0;
-  std::string recordedDigest = entry.status.value("digest", "");
-  int recordedRevision = entry.status.value("revision", 0);
+void ReleasesPart::process(const EnvironmentSpec& env, const ReleaseSpec& release, Entry& entry) {
+  const std::string& ns = env.namespace_.name;
+  const std::string key = env.name + "/" + release.name;
+
+  // Observe.
+  Chart chart = resolveChartDigest(entry.ref, entry.chart, false);
+  std::string error;
+  std::optional<StoredRelease> stored = observeStored(key, release.name, ns, error);
+  if (!error.empty()) return entry.fail(State::kFailed, "HelmStorageUnreadable", error);
+
+  ReleaseObservation o;
+  o.now = std::chrono::system_clock::now();
+  o.chartAvailable = chart.available;
+  o.desiredDigest = chart.available ? releaseDigest(entry.chart, chart.digest, entry.values) : "";
+  o.deployedDigest = entry.status.value("digest", "");
+  o.deployedRevision = entry.status.value("revision", 0);
+  o.driftMode = release.driftDetection.mode;
+  o.remediation = release.remediation;
+  o.timeout = release.timeout;
+  o.lockGrace = std::chrono::duration_cast<std::chrono::seconds>(helm_.config().killGrace) +
+                kLockMargin;
   {
     std::lock_guard lock(mu_);
-    if (auto it = deployed_.find(failureKey); it != deployed_.end()) {
-      std::tie(recordedDigest, recordedRevision) = it->second;
+    if (auto it = deployed_.find(key); it != deployed_.end()) {
+      o.deployedDigest = it->second.digest;
+      o.deployedRevision = it->second.revision;
+    }
+    if (auto it = failures_.find(key); it != failures_.end() && it->second.digest == o.desiredDigest) {
+      o.failure = it->second;
     }
   }
-  const bool upToDate = deployed && recordedDigest == digest && recordedRevision == revision;
-  if (upToDate) {
-    entry.status["digest"] = digest;
-    entry.status["revision"] = revision;
+  if (!helmSecrets_ && stored && isLockedStatus(stored->status)) {
+    // Without Helm's storage there is no age to tell a running helm from a dead one.
+    stored->written = {};
+  }
+  o.stored = stored;
+  if (o.stored && o.stored->status == "deployed" && o.desiredDigest == o.deployedDigest &&
+      o.stored->revision == o.deployedRevision) {
+    o.drift = drift_.drifted(release.name, ns, o.stored->revision, release.driftDetection);
   }
 
-  if (upToDate) {
-    const std::vector<std::string> missing = drift_.drifted(release.name, ns, revision);
-    if (missing.empty()) {
-      entry.ready = true;
-      entry.status["status"] = "deployed";
-      entry.status.erase("message");
-      return;
+  // Decide.
+  const ReleaseDecision decision = decideRelease(o);
+  spdlog::debug("release {}/{}: {} -> {}", ns, release.name, releaseStateName(decision.state),
+                releaseActionName(decision.action));
+  if (o.stored) {
+    entry.status["revision"] = o.stored->revision;
+    entry.status["status"] = o.stored->status;
+  }
+
+  // Act.
+  switch (decision.action) {
+    case ReleaseAction::kNone:
+      switch (decision.state) {
+        case ReleaseState::kInSync:
+          entry.state = State::kReady;
+          entry.status["digest"] = o.desiredDigest;
+          entry.status.erase("message");
+          return;
+        case ReleaseState::kDriftReported: {
+          entry.state = State::kReady;
+          std::string what;
+          for (const std::string& d : o.drift) what += (what.empty() ? "" : "; ") + d;
+          entry.status["message"] = "drift (driftDetection Warn, not repaired): " + what;
+          entry.notes.push_back({true, "DriftDetected",
+                                 "release " + release.name + ": " + what +
+                                     " outside envop; not repaired (driftDetection mode Warn)"});
+          return;
+        }
+        case ReleaseState::kChartUnavailable:
+          return entry.fail(State::kFailed, "ChartUnavailable",
+                            "release " + release.name + ": " + chart.message);
+        default:  // kRemediationExhausted
+          return entry.fail(State::kStalled, "RemediationExhausted",
+                            o.failure && !o.failure->message.empty()
+                                ? o.failure->message
+                                : "release " + release.name +
+                                      " failed and its retries are spent; waiting for a change "
+                                      "of its spec");
+      }
+    case ReleaseAction::kWait:
+      return entry.fail(State::kProgressing, "ReleaseLocked",
+                        "release " + release.name + " is " + o.stored->status +
+                            "; a helm may still be running it (looking again within " +
+                            std::to_string(decision.recheckAfter.count()) + "s)");
+    case ReleaseAction::kUnlock: {
+      const ActionOutcome undone = unlockRelease(helm_, release.name, ns, *o.stored);
+      entry.notes.push_back({!undone.ok, "ReleaseRecovered", undone.message});
+      return entry.fail(undone.ok ? State::kProgressing : State::kFailed,
+                        undone.ok ? "ReleaseRecovered" : "RecoveryFailed", undone.message);
     }
-    for (const std::string& what : missing) {
+    case ReleaseAction::kRollback:
+    case ReleaseAction::kUninstall: {
+      const bool rollback = decision.action == ReleaseAction::kRollback;
+      const ActionOutcome remedy = rollback ? rollbackRelease(helm_, release.name, ns)
+                                            : uninstallRelease(helm_, release.name, ns);
+      if (!rollback && remedy.ok) drift_.forget(ns, release.name);
+      std::string message;
+      {
+        std::lock_guard lock(mu_);
+        FailureRecord& f = failures_[key];
+        f.remediated = remedy.ok;
+        f.message += " (after " + std::to_string(f.attempts) + " attempts; " + remedy.message + ")";
+        message = f.message;
+      }
+      entry.notes.push_back({true, "ReleaseRemediated", message});
+      return entry.fail(remedy.ok ? State::kStalled : State::kFailed,
+                        remedy.ok ? "RemediationExhausted" : "RemediationFailed", message);
+    }
+    case ReleaseAction::kInstall:
+    case ReleaseAction::kUpgrade:
+    case ReleaseAction::kRepair:
+      break;
+  }
+
+  // Install, upgrade or repair: the chart must really be there now, not just in the cache.
+  const Chart now = resolveChartDigest(entry.ref, entry.chart, true);
+  if (!now.available) {
+    return entry.fail(State::kFailed, "ChartUnavailable",
+                      "release " + release.name + ": " + now.message);
+  }
+  const std::string digest = releaseDigest(entry.chart, now.digest, entry.values);
+  if (decision.action == ReleaseAction::kRepair) {
+    for (const std::string& what : o.drift) {
       entry.repaired.push_back("release " + release.name + ": " + what);
     }
   }
-  {
-    std::lock_guard lock(mu_);
-    auto it = failures_.find(failureKey);
-    if (it != failures_.end() && it->second.digest == digest && it->second.remediated) {
-      // Already failed and remediated for this very spec: wait for the spec to change.
-      entry.failed = true;
-      entry.message = it->second.message;
-      return;
-    }
-  }
-  auto upgraded =
-      helm_.upgradeInstall(release.name, ns, ref, *values,
-                           {.wait = release.wait, .timeout = release.timeout, .atomic = false});
-  if (upgraded.ok()) {
+  const ActionOutcome applied =
+      applyRelease(helm_, {.name = release.name,
+                           .ns = ns,
+                           .chart = entry.ref,
+                           .values = entry.values,
+                           .options = {.wait = release.wait, .timeout = release.timeout}});
+  if (applied.ok) {
     {
       std::lock_guard lock(mu_);
-      failures_.erase(failureKey);
-      deployed_[failureKey] = {digest, upgraded.value.revision};
+      failures_.erase(key);
+      deployed_[key] = {digest, applied.revision, std::chrono::steady_clock::now()};
     }
-    entry.ready = true;
+    entry.state = State::kReady;
     entry.status.erase("message");
-    entry.status["revision"] = upgraded.value.revision;
+    entry.status["revision"] = applied.revision;
     entry.status["status"] = "deployed";
     entry.status["digest"] = digest;
-    entry.status["version"] = upgraded.value.chartVersion;
-    entry.notes.push_back({false, revision == 0 ? "ReleaseInstalled" : "ReleaseUpgraded",
-                           (revision == 0 ? "installed " : "upgraded ") + release.name + " (" +
-                               upgraded.value.chartName + " " + upgraded.value.chartVersion +
-                               ") to revision " + std::to_string(upgraded.value.revision)});
+    if (!applied.chartVersion.empty()) entry.status["version"] = applied.chartVersion;
+    if (decision.action != ReleaseAction::kRepair) {
+      const bool installed = !o.stored || o.stored->status == "uninstalled";
+      entry.notes.push_back({false, installed ? "ReleaseInstalled" : "ReleaseUpgraded",
+                             (installed ? "installed " : "upgraded ") + release.name + " (" +
+                                 applied.chartName + " " + applied.chartVersion + ") to revision " +
+                                 std::to_string(applied.revision)});
+    }
     return;
   }
-  Failure failure;
+  entry.repaired.clear();
+  // A registry that went away between the look and the pull is an outage, not a failure
+  // of the release: it counts towards no retry and so never towards a rollback.
+  if (const Chart after = resolveChartDigest(entry.ref, entry.chart, true); !after.available) {
+    return entry.fail(State::kFailed, "ChartUnavailable",
+                      "release " + release.name + ": " + after.message);
+  }
+  const std::string message = "chart " + chartLabel(release) + " of release " + release.name +
+                              " failed" + (applied.timedOut ? " (timed out)" : "") + ": " +
+                              applied.message;
   {
     std::lock_guard lock(mu_);
-    Failure& f = failures_[failureKey];
-    if (f.digest != digest) f = Failure{digest, 0, false};
+    FailureRecord& f = failures_[key];
+    if (f.digest != digest) f = FailureRecord{.digest = digest};
     ++f.attempts;
-    failure = f;
+    f.message = message;
   }
-  entry.failed = true;
-  entry.message = "chart " + chartLabel(release) + " of release " + release.name + " failed" +
-                  (upgraded.result.timedOut ? " (timed out)" : "") + ": " +
-                  upgraded.result.message();
-  if (failure.attempts > release.remediation.retries) {
-    std::string remedy;
-    if (release.remediation.onFailure == Remediation::OnFailure::kRollback && revision > 0) {
-      const helm::HelmResult back = helm_.rollback(release.name, ns, revision);
-      remedy = back.ok ? "; rolled back to revision " + std::to_string(revision)
-                       : "; rollback failed: " + back.message();
-    } else if (release.remediation.onFailure == Remediation::OnFailure::kUninstall ||
-               (release.remediation.onFailure == Remediation::OnFailure::kRollback &&
-                revision == 0)) {
-      const helm::HelmResult gone = helm_.uninstall(release.name, ns);
-      remedy = gone.ok ? "; uninstalled" : "; uninstall failed: " + gone.message();
+  entry.notes.push_back({true, "ReleaseFailed", message});
+  entry.status["status"] = "failed";
+  entry.fail(State::kFailed, "ReleaseFailed", message);
+}
+
+void ReleasesPart::uninstallRemoved(const EnvironmentSpec& env, const ReleasesSpec& spec,
+                                    const Json& previous, ReleasesReport& report,
+                                    std::vector<Entry>& gone) {
+  for (const Json& p : previous) {
+    const std::string name = p.value("name", "");
+    bool wanted = false;
+    for (const ReleaseSpec& r : spec.releases) wanted = wanted || r.name == name;
+    if (wanted || name.empty()) continue;
+    const ActionOutcome removed = uninstallRelease(helm_, name, env.namespace_.name);
+    if (removed.ok) {
+      drift_.forget(env.namespace_.name, name);
+      std::lock_guard lock(mu_);
+      failures_.erase(env.name + "/" + name);
+      deployed_.erase(env.name + "/" + name);
+      report.notes.push_back(
+          {false, "ReleaseUninstalled", "uninstalled release " + name + ", no longer in the spec"});
+      continue;
     }
-    entry.message += " (after " + std::to_string(failure.attempts) + " attempts" + remedy + ")";
-    std::lock_guard lock(mu_);
-    failures_[failureKey].remediated = true;
-    failures_[failureKey].message = entry.message;
+    // Kept in status, and failing the part, until it is really gone.
+    Entry entry;
+    entry.status = p;
+    entry.fail(State::kFailed, "UninstallFailed",
+               "uninstalling release " + name + ", no longer in the spec: " + removed.message);
+    entry.status["message"] = entry.message;
+    gone.push_back(std::move(entry));
   }
-  entry.notes.push_back({true, "ReleaseFailed", entry.message});
-  auto after = helm_.status(release.name, ns);
-  if (after.ok()) {
-    entry.status["revision"] = after.value.revision;
-    entry.status["status"] = after.value.status;
-  } else {
-    entry.status["status"] = "failed";
+}
+
+void ReleasesPart::forget(const EnvironmentSpec& env) {
+  references_.set(env.name, {});
+  std::lock_guard lock(mu_);
+  const std::string prefix = env.name + "/";
+  for (auto* map : {&deployed_}) {
+    for (auto it = map->lower_bound(prefix); it != map->end() && it->first.starts_with(prefix);) {
+      drift_.forget(env.namespace_.name, it->first.substr(prefix.size()));
+      it = map->erase(it);
+    }
+  }
+  for (auto it = failures_.lower_bound(prefix);
+       it != failures_.end() && it->first.starts_with(prefix);) {
+    it = failures_.erase(it);
   }
 }
 
@@ -294,31 +456,8 @@ ReleasesReport ReleasesPart::reconcile(const EnvironmentSpec& env, const Json& o
   const ReleasesSpec& spec = std::get<ReleasesSpec>(parsed);
   const Json previousReleases = previous.is_array() ? previous : Json::array();
 
-  // Releases envop installed that the spec no longer names: uninstall them, and only them.
-  for (const Json& p : previousReleases) {
-    const std::string name = p.value("name", "");
-    bool wanted = false;
-    for (const ReleaseSpec& r : spec.releases) wanted = wanted || r.name == name;
-    if (wanted || name.empty()) continue;
-    const helm::HelmResult gone = helm_.uninstall(name, env.namespace_.name);
-    if (gone.ok || gone.releaseNotFound) {
-      report.notes.push_back(
-          {false, "ReleaseUninstalled", "uninstalled release " + name + ", no longer in the spec"});
-    } else {
-      report.releases.push_back(p);  // keep tracking it until it is really gone
-      report.state = State::kFailed;
-      report.reason = "UninstallFailed";
-      report.message = "uninstalling release " + name + ": " + gone.message();
-    }
-  }
-  if (spec.releases.empty()) {
-    references_.set(env.name, {});
-    if (report.state == State::kNotConfigured && previousReleases.empty()) return report;
-    if (report.state == State::kNotConfigured) report.state = State::kReady;
-    report.summary = "0/0";
-    return report;
-  }
-
+  // The whole spec is checked before anything is done: a cycle changes nothing, not even
+  // the uninstall of a release taken out of the spec in the same edit.
   auto plan = planReleases(spec.releases);
   if (auto* error = std::get_if<std::string>(&plan)) {
     report.state = State::kStalled;
@@ -327,80 +466,80 @@ ReleasesReport ReleasesPart::reconcile(const EnvironmentSpec& env, const Json& o
     return report;
   }
   const ReleasePlan& order = std::get<ReleasePlan>(plan);
-  std::map<std::string, const ReleaseSpec*> byName;
-  for (const ReleaseSpec& r : spec.releases) byName[r.name] = &r;
 
+  // Every entry exists before any task runs: the tasks of a wave share this map, so it
+  // must not change shape while they do.
   std::map<std::string, Entry> entries;
-  std::set<std::string> ready;
-  std::set<std::string> failed;
+  for (const ReleaseSpec& r : spec.releases) entries[r.name];
   std::set<std::string> references;
-  std::mutex referencesMu;
-  for (const std::vector<std::string>& wave : order.waves()) {
-    // Independent releases of a wave run side by side; each waits for its own helm.
-    std::vector<std::future<void>> running;
-    for (const std::string& name : wave) {
-      Entry& entry = entries[name];
-      const ReleaseSpec& release = *byName.at(name);
-      if (release.suspend) {
-        entry.status = {{"name", name},
-                        {"chart", release.chart},
-                        {"version", release.version},
-                        {"status", "suspended"}};
-        entry.ready = true;
-        continue;
-      }
-      const std::string blocked = order.blockedMessage(name, ready, failed);
-      if (!blocked.empty()) {
-        entry.status = {{"name", name},
-                        {"chart", release.chart},
-                        {"version", release.version},
-                        {"status", "waiting"},
-                        {"message", blocked}};
-        entry.message = blocked;
-        continue;
-      }
-      running.push_back(std::async(std::launch::async, [&, name] {
-        std::set<std::string> mine;
-        try {
-          process(env, spec, *byName.at(name), previousReleases, entries.at(name), mine);
-        } catch (const std::exception& e) {
-          entries.at(name).failed = true;
-          entries.at(name).message = std::string("release ") + name + ": " + e.what();
+  bool inputsComplete = true;
+  for (const ReleaseSpec& r : spec.releases) {
+    Entry& entry = entries.at(r.name);
+    inputsComplete = observeInputs(env, spec, r, previousReleases, entry) && inputsComplete;
+    references.insert(entry.references.begin(), entry.references.end());
+  }
+  references_.set(env.name, references);  // so the missing Secret, once made, wakes us
+
+  std::vector<Entry> gone;
+  if (inputsComplete) {
+    uninstallRemoved(env, spec, previousReleases, report, gone);
+    std::set<std::string> ready;
+    std::set<std::string> failed;
+    for (const std::vector<std::string>& wave : order.waves()) {
+      // Independent releases of a wave run side by side; each waits for its own helm.
+      std::vector<std::future<void>> running;
+      for (const std::string& name : wave) {
+        Entry& entry = entries.at(name);
+        if (entry.release->suspend) continue;
+        const std::string blocked = order.blockedMessage(name, ready, failed);
+        if (!blocked.empty()) {
+          entry.fail(State::kProgressing, "ReleasesProgressing", blocked);
+          entry.status["status"] = entry.status.value("status", "waiting");
+          continue;
         }
-        std::lock_guard lock(referencesMu);
-        references.insert(mine.begin(), mine.end());
-      }));
-    }
-    for (auto& f : running) f.wait();
-    for (const std::string& name : wave) {
-      if (entries[name].ready) ready.insert(name);
-      if (entries[name].failed || entries[name].stalled) failed.insert(name);
+        running.push_back(std::async(std::launch::async, [this, &env, &entry, name] {
+          try {
+            process(env, *entry.release, entry);
+          } catch (const std::exception& e) {
+            entry.fail(State::kFailed, "ReleaseFailed", "release " + name + ": " + e.what());
+          }
+        }));
+      }
+      for (auto& f : running) f.wait();
+      for (const std::string& name : wave) {
+        const Entry& entry = entries.at(name);
+        if (entry.state == State::kReady) ready.insert(name);
+        if (entry.state == State::kFailed || entry.state == State::kStalled) failed.insert(name);
+      }
     }
   }
-  references_.set(env.name, references);
 
   int readyCount = 0;
   report.state = State::kReady;
-  for (const std::string& name : order.order()) {
-    Entry& entry = entries[name];
-    if (!entry.message.empty()) entry.status["message"] = entry.message;
+  auto account = [&report](Entry& entry) {
+    if (!entry.message.empty() && entry.state != State::kReady) entry.status["message"] = entry.message;
     report.releases.push_back(entry.status);
     report.repaired.insert(report.repaired.end(), entry.repaired.begin(), entry.repaired.end());
     report.notes.insert(report.notes.end(), entry.notes.begin(), entry.notes.end());
-    if (entry.ready) {
-      ++readyCount;
-      continue;
-    }
-    const State state = entry.stalled  ? State::kStalled
-                        : entry.failed ? State::kFailed
-                                       : State::kProgressing;
-    if (static_cast<int>(state) > static_cast<int>(report.state)) {
-      report.state = state;
-      report.reason = entry.stalled  ? "ReleaseStalled"
-                      : entry.failed ? "ReleaseFailed"
-                                     : "ReleasesProgressing";
+    if (static_cast<int>(entry.state) > static_cast<int>(report.state)) {
+      report.state = entry.state;
+      report.reason = entry.reason.empty() ? "ReleasesProgressing" : entry.reason;
       report.message = entry.message;
     }
+  };
+  for (const std::string& name : order.order()) {
+    Entry& entry = entries.at(name);
+    if (!inputsComplete && entry.state == State::kProgressing) {
+      entry.message = "not started: another release of the spec cannot be carried out";
+    }
+    if (entry.state == State::kReady) ++readyCount;
+    account(entry);
+  }
+  for (Entry& entry : gone) account(entry);
+  if (spec.releases.empty() && gone.empty() && previousReleases.empty()) {
+    report.state = State::kNotConfigured;
+    report.reason.clear();
+    return report;
   }
   report.summary = std::to_string(readyCount) + "/" + std::to_string(spec.releases.size());
   return report;

@@ -1,19 +1,24 @@
-// The releases part of an Environment: the stage's microservices as Helm releases,
-// installed and upgraded in dependsOn order, each only when its desired state (chart,
-// resolved chart digest, merged values) differs from what is deployed, repaired when
-// an object of the release was deleted, and remediated (rollback or uninstall) when
-// an install or upgrade keeps failing. Releases removed from the spec are uninstalled.
+// The releases part of an Environment: the stage's microservices as Helm releases. Each
+// pass observes every release first (its chart reference and values, then what Helm has
+// stored, whether the chart can be resolved, and drift), turns each observation into one
+// state and action (release_state), and only then acts, wave by wave in dependsOn order.
+// A spec that cannot be carried out as a whole (a missing Secret, a bad chart reference)
+// changes nothing. A chart that cannot be resolved leaves what is deployed exactly as it is.
+// Releases removed from the spec are uninstalled, and only those.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "controller/environment/helm_storage.h"
 #include "controller/environment/release_drift.h"
 #include "controller/environment/release_plan.h"
 #include "controller/environment/release_spec.h"
+#include "controller/environment/release_state.h"
 #include "controller/environment/spec.h"
 #include "controller/environment/status.h"
 #include "controller/helm/helm_driver.h"
@@ -38,7 +43,7 @@ struct ReleasesReport : PartOutcome {
 };
 
 // Which Environments read which ConfigMaps and Secrets (valuesFrom), so that a change of
-// one wakes exactly those; and which objects helm owns for them.
+// one wakes exactly those.
 class ValuesReferences final {
  public:
   void set(const std::string& environment, std::set<std::string> keys);  // "Kind/ns/name"
@@ -51,39 +56,53 @@ class ValuesReferences final {
 
 class ReleasesPart final {
  public:
-  ReleasesPart(kube::ClientPtr client, helm::HelmDriver& helm, ValuesReferences& references);
+  // helmSecrets: the metadata-only cache of Helm's release Secrets (owner=helm); null makes
+  // every observation ask helm (tests without an informer).
+  ReleasesPart(kube::ClientPtr client, helm::HelmDriver& helm, ValuesReferences& references,
+               runtime::StorePtr helmSecrets = nullptr);
 
   // previous: the Environment's status.releases as last written.
   ReleasesReport reconcile(const EnvironmentSpec& env, const Json& object, const Json& previous);
 
+  // Forgets everything remembered for an Environment that is gone.
+  void forget(const EnvironmentSpec& env);
+
  private:
   struct Entry;  // one release's pass
-  void process(const EnvironmentSpec& env, const ReleasesSpec& spec, const ReleaseSpec& release,
-               const Json& previous, Entry& entry, std::set<std::string>& references);
-  std::optional<Json> resolveValues(const std::string& ns, const ReleasesSpec& spec,
-                                    const ReleaseSpec& release, Entry& entry,
-                                    std::set<std::string>& references);
-  std::string chartDigest(const helm::ChartRef& ref, const ResolvedChart& chart);
-
-  struct Failure {
+  struct Chart {
+    bool available = false;
+    bool stalled = false;
     std::string digest;
-    int attempts = 0;
-    bool remediated = false;
-    std::string message;  // what went wrong and what was done about it
+    std::string message;
   };
+  bool observeInputs(const EnvironmentSpec& env, const ReleasesSpec& spec,
+                     const ReleaseSpec& release, const Json& previous, Entry& entry);
+  void process(const EnvironmentSpec& env, const ReleaseSpec& release, Entry& entry);
+  std::optional<Json> resolveValues(const std::string& ns, const ReleasesSpec& spec,
+                                    const ReleaseSpec& release, Entry& entry);
+  Chart resolveChartDigest(const helm::ChartRef& ref, const ResolvedChart& chart, bool fresh);
+  std::optional<StoredRelease> observeStored(const std::string& key, const std::string& release,
+                                             const std::string& ns, std::string& error);
+  void uninstallRemoved(const EnvironmentSpec& env, const ReleasesSpec& spec, const Json& previous,
+                        ReleasesReport& report, std::vector<Entry>& gone);
 
   kube::ClientPtr client_;
   helm::HelmDriver& helm_;
   ValuesReferences& references_;
+  runtime::StorePtr helmSecrets_;
   ReleaseDrift drift_;
   std::mutex mu_;
   std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>>
-      chartDigests_;                         // reference@version -> digest
-  std::map<std::string, Failure> failures_;  // env/release -> failure record
-  // env/release -> {digest, revision} this process deployed. The status says the same once
-  // the informer delivers it; until then (a reconcile woken by the release's own objects)
-  // this is what stops a needless second upgrade.
-  std::map<std::string, std::pair<std::string, int>> deployed_;
+      chartDigests_;                               // reference@version -> digest
+  std::map<std::string, FailureRecord> failures_;  // env/release -> failure record
+  // What this process deployed. Helm's storage cache says the same once the informer
+  // delivers it; until then this stops a second upgrade.
+  struct Deployed {
+    std::string digest;
+    int revision = 0;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::string, Deployed> deployed_;  // env/release
 };
 
 }  // namespace envop::environment

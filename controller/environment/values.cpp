@@ -267,4 +267,31 @@ std::variant<Json, std::string> parseValuesYaml(std::string_view text,
   return values;
 }
 
+std::variant<std::vector<Json>, std::string> parseYamlDocuments(std::string_view text,
+                                                               std::string_view sourceForErrors) {
+  const std::string source(sourceForErrors);
+  std::vector<YAML::Node> roots;
+  try {
+    roots = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return source + Converter::at(e.mark) + ": invalid YAML: " + withoutDetail(e.msg);
+  } catch (const std::exception&) {
+    return source + ": invalid YAML";
+  }
+  std::vector<Json> out;
+  for (const YAML::Node& root : roots) {
+    if (root.IsNull() || !root.IsDefined()) continue;
+    Converter converter(sourceForErrors);
+    Json doc;
+    try {
+      doc = converter.convert(root, 0);
+    } catch (const std::exception&) {
+      return source + ": invalid YAML";
+    }
+    if (converter.error_) return *converter.error_;
+    out.push_back(std::move(doc));
+  }
+  return out;
+}
+
 }  // namespace envop::environment

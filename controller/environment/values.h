@@ -43,4 +43,9 @@ nlohmann::json stripNulls(const nlohmann::json& values);
 std::variant<nlohmann::json, std::string> parseValuesYaml(std::string_view text,
                                                           std::string_view sourceForErrors);
 
+// Every document of a multi-document YAML stream (a rendered Helm manifest), typed the way
+// the values are; empty documents are skipped. Errors never echo content.
+std::variant<std::vector<nlohmann::json>, std::string> parseYamlDocuments(
+    std::string_view text, std::string_view sourceForErrors);
+
 }  // namespace envop::environment

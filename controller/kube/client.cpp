@@ -151,6 +151,17 @@ Result<Json> Client::apply(const Resource& r, const Json& object, const std::str
                         .contentType = "application/apply-patch+yaml"});
 }
 
+Result<Json> Client::dryRunApply(const Resource& r, const Json& object,
+                                 const std::string& fieldManager) {
+  return call("PATCH",
+              {.method = "PATCH",
+               .pathAndQuery = r.path(namespaceOf(object), nameOf(object)) +
+                               query({{"fieldManager", fieldManager}, {"force", "true"},
+                                      {"dryRun", "All"}}),
+               .body = object.dump(),
+               .contentType = "application/apply-patch+yaml"});
+}
+
 Result<Json> Client::patch(const Resource& r, const std::string& ns, const std::string& name,
                            PatchType type, const Json& patch, const std::string& subresource) {
   const char* contentType = type == PatchType::kMerge  ? "application/merge-patch+json"

@@ -79,6 +79,18 @@ const Resource& daemonSets() {
   static const Resource r{"apps", "v1", "daemonsets", "DaemonSet", true};
   return r;
 }
+const Resource& persistentVolumeClaims() {
+  static const Resource r{"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true};
+  return r;
+}
+const Resource& cronJobs() {
+  static const Resource r{"batch", "v1", "cronjobs", "CronJob", true};
+  return r;
+}
+const Resource& ingresses() {
+  static const Resource r{"networking.k8s.io", "v1", "ingresses", "Ingress", true};
+  return r;
+}
 }  // namespace resources
 
 std::string urlEncode(const std::string& value) {

@@ -38,6 +38,9 @@ const Resource& endpointSlices();
 const Resource& deployments();
 const Resource& statefulSets();
 const Resource& daemonSets();
+const Resource& persistentVolumeClaims();
+const Resource& cronJobs();
+const Resource& ingresses();
 }  // namespace resources
 
 // Percent-encodes a query parameter value.

@@ -293,3 +293,52 @@ TEST(ReleaseDigest, AnyChangeChangesTheDigest) {
 
 }  // namespace
 }  // namespace envop::environment
+
+namespace envop::environment {
+namespace {
+
+Json releaseWithDrift(const Json& drift) {
+  return {{"releases", Json::array({{{"name", "gateway"}, {"chart", "gateway"},
+                                     {"driftDetection", drift}}})}};
+}
+
+TEST(ReleaseSpecDriftTest, DefaultsToEnabledWithNothingIgnored) {
+  auto result = parseReleasesSpec(
+      {{"spec", {{"releases", Json::array({{{"name", "gateway"}, {"chart", "gateway"}}})}}}});
+  ASSERT_TRUE(std::holds_alternative<ReleasesSpec>(result));
+  const DriftDetection& d = std::get<ReleasesSpec>(result).releases[0].driftDetection;
+  EXPECT_EQ(d.mode, DriftDetection::Mode::kEnabled);
+  EXPECT_TRUE(d.ignore.empty());
+}
+
+TEST(ReleaseSpecDriftTest, ModeAndIgnoreRulesAreRead) {
+  auto result = parseReleasesSpec({{"spec", releaseWithDrift(
+      {{"mode", "Warn"},
+       {"ignore", Json::array({{{"paths", Json::array({"/spec/replicas"})},
+                                {"target", {{"kind", "Deployment"}, {"name", "gateway"}}}}})}})}});
+  ASSERT_TRUE(std::holds_alternative<ReleasesSpec>(result)) << std::get<std::string>(result);
+  const DriftDetection& d = std::get<ReleasesSpec>(result).releases[0].driftDetection;
+  EXPECT_EQ(d.mode, DriftDetection::Mode::kWarn);
+  ASSERT_EQ(d.ignore.size(), 1u);
+  EXPECT_EQ(d.ignore[0].paths, std::vector<std::string>{"/spec/replicas"});
+  EXPECT_EQ(d.ignore[0].kind, "Deployment");
+  EXPECT_EQ(d.ignore[0].name, "gateway");
+}
+
+TEST(ReleaseSpecDriftTest, BadInputNamesTheField) {
+  auto error = [](const Json& drift) {
+    auto result = parseReleasesSpec({{"spec", releaseWithDrift(drift)}});
+    return std::holds_alternative<std::string>(result) ? std::get<std::string>(result) : "";
+  };
+  EXPECT_EQ(error({{"mode", "Sometimes"}}),
+            "spec.releases[0].driftDetection.mode: must be Enabled, Warn or Disabled");
+  EXPECT_EQ(error({{"ignore", Json::array({{{"paths", Json::array({"spec/replicas"})}}})}}),
+            "spec.releases[0].driftDetection.ignore[0].paths[0]: must be a JSON pointer such as "
+            "/spec/replicas");
+  EXPECT_EQ(error({{"ignore", Json::array({Json::object()})}}),
+            "spec.releases[0].driftDetection.ignore[0].paths: at least one JSON pointer is "
+            "required");
+}
+
+}  // namespace
+}  // namespace envop::environment
