@@ -57,6 +57,13 @@ bool statusOnlyUpdate(const runtime::Delta& delta) {
   return true;
 }
 
+bool madeByHelm(const kube::Json& object) {
+  const kube::Json* metadata = object.contains("metadata") ? &object["metadata"] : nullptr;
+  if (metadata == nullptr || !metadata->contains("annotations")) return false;
+  const kube::Json& annotations = (*metadata)["annotations"];
+  return annotations.is_object() && annotations.contains("meta.helm.sh/release-name");
+}
+
 }  // namespace
 
 void blockTerminationSignals() {
@@ -111,7 +118,8 @@ int runManager(const Options& options, const kube::Config& config,
                                        .labelSelector = environment::kHelmStorageSelector,
                                        .metadataOnly = true}));
   runtime::Informer& helmStorage = *referenced.back();
-  environment::ReleasesPart releases(client, helm, valuesReferences, helmStorage.store());
+  environment::ReleasesPart releases(client, helm, valuesReferences, helmStorage.store(),
+                                    options.chartRecheckInterval);
   auto reconciler = std::make_shared<environment::EnvironmentReconciler>(environments.store(),
                                                                          applier, releases, events);
   runtime::Controller controller("environment", reconciler, options.maxConcurrentReconciles);
@@ -143,25 +151,22 @@ int runManager(const Options& options, const kube::Config& config,
         [&valuesReferences, byNamespace, kind = r->kind](const runtime::Delta& delta) {
           std::vector<std::string> keys = valuesReferences.environmentsReading(kind + "/" + delta.key);
           const runtime::ObjectPtr object = delta.object ? delta.object : delta.oldObject;
-          if (object && object->value("metadata", kube::Json::object())
-                            .value("annotations", kube::Json::object())
-                            .contains("meta.helm.sh/release-name")) {
+          if (object && madeByHelm(*object)) {
             for (std::string& k : byNamespace(delta)) keys.push_back(std::move(k));
           }
           return keys;
         });
   }
-  // The other kinds charts are made of, as helm labels them: a change or a delete is
-  // drift of its release, seen as it happens.
+  // The other kinds charts are made of: a change or a delete of one helm made (it carries
+  // helm's release annotation, whatever labels the chart gives it) is drift of its
+  // release, seen as it happens. Metadata only, and only what helm made is kept.
   for (const kube::Resource* r :
        {&kube::resources::deployments(), &kube::resources::statefulSets(),
         &kube::resources::daemonSets(), &kube::resources::services(),
         &kube::resources::serviceAccounts(), &kube::resources::persistentVolumeClaims(),
         &kube::resources::cronJobs(), &kube::resources::ingresses()}) {
     referenced.push_back(std::make_unique<runtime::Informer>(
-        client, runtime::InformerOptions{.resource = *r,
-                                         .labelSelector = "app.kubernetes.io/managed-by=Helm",
-                                         .metadataOnly = true}));
+        client, runtime::InformerOptions{.resource = *r, .metadataOnly = true, .keep = madeByHelm}));
     controller.watchSecondary(*referenced.back(), byNamespace);
   }
   auto allSynced = [&environments, &owned, &referenced]() -> std::optional<std::string> {

@@ -6,6 +6,8 @@
 #include <optional>
 #include <sstream>
 
+#include "controller/environment/release_spec.h"
+
 namespace envop::app {
 namespace {
 
@@ -116,6 +118,20 @@ const std::map<std::string, Flag>& flags() {
         [](Options& o, const std::string& v) -> std::optional<std::string> {
           if (v.empty()) return "flag --helm-state-dir must not be empty";
           o.helmStateDir = v;
+          return std::nullopt;
+        }}},
+      {"chart-recheck-interval",
+       {"How long a resolved chart version (an OCI tag's digest) is trusted before the registry "
+        "is asked again, as a Go duration. Default 5m.",
+        false,
+        [](Options& o, const std::string& v) -> std::optional<std::string> {
+          const auto d = environment::parseGoDuration(v);
+          if (!d || *d < std::chrono::seconds(1)) {
+            return "invalid value \"" + v +
+                   "\" for flag --chart-recheck-interval: want a Go duration of at least 1s, "
+                   "such as 30s or 5m";
+          }
+          o.chartRecheckInterval = std::chrono::duration_cast<std::chrono::seconds>(*d);
           return std::nullopt;
         }}},
       {"namespace",

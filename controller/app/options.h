@@ -3,6 +3,7 @@
 // controller's command line"). Parsing is pure: it reads no file and exits nothing.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@ struct Options {
   std::string namespace_;           // empty: the in-cluster namespace file, else envop-system
   std::string helmBinary = "helm";  // a path, or a name looked up on PATH
   std::string helmStateDir = "/tmp/envop-helm";  // helm's cache, config and data, 0700
+  // How long a resolved chart (an OCI tag's digest) is trusted before it is looked up again.
+  std::chrono::seconds chartRecheckInterval{300};
 };
 
 struct ParsedOptions {

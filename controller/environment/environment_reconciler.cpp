@@ -14,6 +14,10 @@ using namespace std::chrono_literals;
 // How soon to look again while a part converges on its own (a namespace terminating);
 // watches usually wake us sooner.
 constexpr auto kProgressRecheck = 5s;
+// The longest a retryable failure waits for its next try, however far its exponential
+// backoff has grown: the end of an outage outside the cluster (a registry, Harbor) comes
+// with no watch event.
+constexpr auto kFailedRecheckAtMost = 1min;
 // How soon to look again at a Stalled Environment whose cause may go away without an
 // edit to it (someone deletes the namespace that was in the way).
 constexpr auto kStalledRecheck = 5min;
@@ -173,7 +177,7 @@ ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest
       ReleasesReport releases = releasesPart_.reconcile(env, object, previous);
       for (const std::string& what : releases.repaired) {
         events_.record(object, "Normal", "DriftRepaired", "Upgrade",
-                       what + " outside envop; restored by helm upgrade");
+                       what + " outside envop; put back as the chart has it");
         spdlog::info("{} repaired drift: {}", logPrefix(request), what);
       }
       for (const ReleasesReport::Note& note : releases.notes) {
@@ -204,7 +208,7 @@ ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest
     case PartOutcome::State::kProgressing:
       return ReconcileResult::requeue(kProgressRecheck);
     case PartOutcome::State::kFailed:
-      return ReconcileResult::failed(worstMessage);
+      return ReconcileResult::failedRetryWithin(worstMessage, kFailedRecheckAtMost);
     case PartOutcome::State::kStalled:
       spdlog::warn("{} stalled: {}", logPrefix(request), worstMessage);
       return ReconcileResult::requeue(kStalledRecheck);

@@ -12,8 +12,6 @@ namespace {
 
 using kube::Json;
 
-constexpr const char* kDriftFieldManager = "envop-drift-check";
-
 // The kinds a microservice chart is made of, so the common case needs no discovery.
 const std::map<std::string, kube::Resource>& wellKnownKinds() {
   static const std::map<std::string, kube::Resource> kinds = [] {
@@ -98,6 +96,26 @@ void collect(const Json& a, const Json& b, const std::string& at, std::vector<st
   if (a != b) out.push_back(at.empty() ? "/" : at);
 }
 
+Json overlayed(const Json& live, const Json& manifest) {
+  if (manifest.is_object() && live.is_object()) {
+    Json out = live;
+    for (const auto& [key, value] : manifest.items()) {
+      if (value.is_null()) continue;
+      auto it = live.find(key);
+      out[key] = it == live.end() ? value : overlayed(*it, value);
+    }
+    return out;
+  }
+  if (manifest.is_array() && live.is_array()) {
+    Json out = Json::array();
+    for (std::size_t i = 0; i < manifest.size(); ++i) {
+      out.push_back(i < live.size() ? overlayed(live[i], manifest[i]) : manifest[i]);
+    }
+    return out;
+  }
+  return manifest;
+}
+
 std::string join(const std::vector<std::string>& parts) {
   std::string out;
   for (const std::string& p : parts) out += (out.empty() ? "" : ", ") + p;
@@ -143,6 +161,23 @@ std::optional<std::string> manifestFromReleaseRecord(const std::string& secretVa
     return std::nullopt;
   }
   return record["manifest"].get<std::string>();
+}
+
+Json overlay(const Json& live, const Json& manifest, const std::vector<std::string>& keep) {
+  Json out = overlayed(live, manifest);
+  for (const std::string& pointer : keep) {
+    try {
+      const Json::json_pointer p(pointer);
+      if (live.contains(p)) {
+        out[p] = live.at(p);
+      } else {
+        erasePointer(out, pointer);
+      }
+    } catch (const std::exception&) {
+      // Not a pointer into this object: nothing to keep.
+    }
+  }
+  return out;
 }
 
 std::vector<std::string> driftedFields(const Json& applied, const Json& live,
@@ -261,19 +296,24 @@ std::optional<std::vector<ReleaseDrift::ManifestObject>> ReleaseDrift::manifest(
   return objects;
 }
 
-std::vector<std::string> ReleaseDrift::drifted(const std::string& release, const std::string& ns,
-                                               int revision, const DriftDetection& detection) {
+std::vector<DriftFinding> ReleaseDrift::drifted(const std::string& release,
+                                                const std::string& ns, int revision,
+                                                const DriftDetection& detection) {
   if (detection.mode == DriftDetection::Mode::kDisabled) return {};
   const auto objects = manifest(release, ns, revision);
   if (!objects) return {};
   const std::string key = ns + "/" + release + "@" + std::to_string(revision);
-  std::vector<std::string> findings;
+  std::vector<DriftFinding> findings;
   for (const ManifestObject& m : *objects) {
     const std::string name = kube::nameOf(m.object);
     const std::string objectNs = m.resource.namespaced ? kube::namespaceOf(m.object) : "";
     auto live = client_->get(m.resource, objectNs, name);
     if (!live) {
-      if (live.error().isNotFound()) findings.push_back(m.describe + " was deleted");
+      if (live.error().isNotFound()) {
+        findings.push_back({.describe = m.describe + " was deleted",
+                            .deleted = true,
+                            .resource = m.resource});
+      }
       continue;
     }
     const std::vector<std::string> ignore =
@@ -282,28 +322,49 @@ std::vector<std::string> ReleaseDrift::drifted(const std::string& release, const
     const std::string stepKey = key + "|" + m.describe + "|" + join(ignore);
     // What the object holds but status and what the server keeps for itself: a Deployment
     // whose pods come and go keeps its fingerprint, and costs no dry run.
-    const std::string rv = std::to_string(std::hash<std::string>{}(withoutServerFields(live.value()).dump()));
+    const std::string fingerprint =
+        std::to_string(std::hash<std::string>{}(withoutServerFields(live.value()).dump()));
     {
       std::lock_guard lock(mu_);
-      if (auto it = inStep_.find(stepKey); it != inStep_.end() && it->second == rv) continue;
+      if (auto it = inStep_.find(stepKey); it != inStep_.end() && it->second == fingerprint) {
+        continue;
+      }
     }
-    auto applied = client_->dryRunApply(m.resource, m.object, kDriftFieldManager);
-    if (!applied) {
-      // An object the server will not take back as it is (an immutable field) cannot be
-      // compared; drift is reported on evidence only.
-      spdlog::debug("release {}/{}: cannot dry-run {}: {}", ns, release, m.describe,
-                    applied.error().describe());
-      continue;
+    Json restored = overlay(live.value(), m.object, ignore);
+    std::vector<std::string> fields;
+    if (restored != live.value()) {
+      // The server's own reading of it, so that "0.5" and "500m" are the same CPU.
+      auto normalised = client_->dryRunUpdate(m.resource, restored);
+      if (!normalised) {
+        // An object the server will not take back as it is (an immutable field) cannot be
+        // compared; drift is reported on evidence only.
+        spdlog::debug("release {}/{}: cannot dry-run {}: {}", ns, release, m.describe,
+                      normalised.error().describe());
+        continue;
+      }
+      fields = driftedFields(normalised.value(), live.value(), ignore);
     }
-    const std::vector<std::string> fields = driftedFields(applied.value(), live.value(), ignore);
     if (fields.empty()) {
       std::lock_guard lock(mu_);
-      inStep_[stepKey] = rv;
+      inStep_[stepKey] = fingerprint;
       continue;
     }
-    findings.push_back(m.describe + ": " + join(fields) + " changed");
+    findings.push_back({.describe = m.describe + ": " + join(fields) + " changed",
+                        .resource = m.resource,
+                        .restored = std::move(restored)});
   }
   return findings;
+}
+
+std::vector<std::string> ReleaseDrift::restore(const std::vector<DriftFinding>& findings) {
+  std::vector<std::string> errors;
+  for (const DriftFinding& f : findings) {
+    if (f.deleted) continue;
+    // Guarded by the resourceVersion it was read at: a newer edit is looked at again.
+    auto written = client_->update(f.resource, f.restored);
+    if (!written) errors.push_back(f.describe + ": " + written.error().describe());
+  }
+  return errors;
 }
 
 void ReleaseDrift::forget(const std::string& ns, const std::string& release) {

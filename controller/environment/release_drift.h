@@ -1,12 +1,14 @@
 // ReleaseDrift tells whether the objects of a deployed Helm release still hold what the
-// chart set. For each object of the revision's manifest it reads the live object and,
-// when that changed since it was last found in step, asks the API server for a dry-run
-// server-side apply of the manifest's object: the answer is the live object with the
-// chart's fields put back, normalised and defaulted by the server itself (quantities,
-// int-or-string, defaults), so comparing it with the live object finds exactly the fields
-// the chart sets that someone changed — never status, never fields the chart leaves to
-// others (an HPA's replicas, once ignored). Reads and dry runs only; nothing is written.
-// The manifest comes from Helm's own release Secret, so no helm process runs either.
+// chart set, and puts them back. For each object of the revision's manifest it reads the
+// live object and lays the manifest's fields over it (maps merged, lists item by item, so
+// what the server defaulted stays). When that differs from the live object, a dry-run
+// update has the server normalise it (quantities, int-or-string, defaults); what still
+// differs is drift — only fields the chart sets, never status, never what driftDetection
+// ignores (an HPA's replicas). Repair is that same object written back, guarded by the
+// live resourceVersion, so a human's edit of a Service port is undone exactly, without a
+// helm upgrade and without a new revision; a deleted object is left to helm upgrade,
+// which recreates it with Helm's ownership marks. The manifest comes from Helm's own
+// release Secret, so no helm process runs.
 #pragma once
 
 #include <map>
@@ -21,15 +23,25 @@
 
 namespace envop::environment {
 
+// One object of a release that no longer holds what the chart set.
+struct DriftFinding {
+  std::string describe;  // "Service pro/gateway: /spec/ports/0/port changed", "... was deleted"
+  bool deleted = false;
+  kube::Resource resource;
+  kube::Json restored;  // for a changed object: it with the chart's fields put back
+};
+
 class ReleaseDrift final {
  public:
   ReleaseDrift(kube::ClientPtr client, helm::HelmDriver& helm);
 
-  // "Service pro/gateway: /spec/ports/0/port changed", "DaemonSet pro/agent was deleted";
-  // empty when every object is in step (or could not be looked at: drift is only ever
+  // Empty when every object is in step (or could not be looked at: drift is only ever
   // reported on evidence).
-  std::vector<std::string> drifted(const std::string& release, const std::string& ns, int revision,
-                                   const DriftDetection& detection);
+  std::vector<DriftFinding> drifted(const std::string& release, const std::string& ns,
+                                    int revision, const DriftDetection& detection);
+
+  // Writes the changed objects back; what could not be written, one line each.
+  std::vector<std::string> restore(const std::vector<DriftFinding>& findings);
 
   // Drops what is remembered of a release (uninstalled, or its Environment gone).
   void forget(const std::string& ns, const std::string& release);
@@ -53,6 +65,12 @@ class ReleaseDrift final {
   std::map<std::string, std::string> inStep_;
   std::map<std::string, kube::Resource> kinds_;  // apiVersion/Kind -> resource (discovery)
 };
+
+// `live` with every field `manifest` sets laid over it: maps merged key by key, lists item
+// by item (and cut to the manifest's length), scalars replaced; nulls in the manifest set
+// nothing. Values at `keep` pointers stay as they are live.
+kube::Json overlay(const kube::Json& live, const kube::Json& manifest,
+                   const std::vector<std::string>& keep = {});
 
 // The JSON pointers at which `applied` (the live object with the chart's fields applied)
 // differs from `live`, leaving out what is never drift (status, metadata the server keeps)

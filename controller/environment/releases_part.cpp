@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <future>
 
 #include "controller/environment/release_actions.h"
@@ -15,8 +16,6 @@ namespace {
 using State = PartOutcome::State;
 using namespace std::chrono_literals;
 
-// An OCI tag can be pushed again; look its digest up again after this long.
-constexpr auto kChartDigestTtl = 5min;
 // How long what this process deployed outranks Helm's storage cache, which may not have
 // delivered the new revision yet; after that the cache is the truth (a human may have
 // uninstalled the release since).
@@ -85,11 +84,13 @@ struct ReleasesPart::Entry {
 };
 
 ReleasesPart::ReleasesPart(kube::ClientPtr client, helm::HelmDriver& helm,
-                           ValuesReferences& references, runtime::StorePtr helmSecrets)
+                           ValuesReferences& references, runtime::StorePtr helmSecrets,
+                           std::chrono::seconds chartRecheck)
     : client_(client),
       helm_(helm),
       references_(references),
       helmSecrets_(std::move(helmSecrets)),
+      chartRecheck_(chartRecheck),
       drift_(client, helm) {}
 
 std::optional<Json> ReleasesPart::resolveValues(const std::string& ns, const ReleasesSpec& spec,
@@ -150,7 +151,7 @@ ReleasesPart::Chart ReleasesPart::resolveChartDigest(const helm::ChartRef& ref,
   if (!fresh) {
     std::lock_guard lock(mu_);
     auto it = chartDigests_.find(key);
-    if (it != chartDigests_.end() && now - it->second.second < kChartDigestTtl) {
+    if (it != chartDigests_.end() && now - it->second.second < chartRecheck_) {
       return {.available = true, .digest = it->second.first};
     }
   }
@@ -259,9 +260,11 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ReleaseSpec& releas
     stored->written = {};
   }
   o.stored = stored;
+  std::vector<DriftFinding> drift;
   if (o.stored && o.stored->status == "deployed" && o.desiredDigest == o.deployedDigest &&
       o.stored->revision == o.deployedRevision) {
-    o.drift = drift_.drifted(release.name, ns, o.stored->revision, release.driftDetection);
+    drift = drift_.drifted(release.name, ns, o.stored->revision, release.driftDetection);
+    for (const DriftFinding& f : drift) o.drift.push_back(f.describe);
   }
 
   // Decide.
@@ -332,9 +335,34 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ReleaseSpec& releas
       return entry.fail(remedy.ok ? State::kStalled : State::kFailed,
                         remedy.ok ? "RemediationExhausted" : "RemediationFailed", message);
     }
+    case ReleaseAction::kRepair: {
+      // Changed objects are written back as the chart has them; deleted ones need helm,
+      // which recreates them with its ownership marks.
+      const std::vector<std::string> errors = drift_.restore(drift);
+      if (!errors.empty()) {
+        std::string what;
+        for (const std::string& e : errors) what += (what.empty() ? "" : "; ") + e;
+        return entry.fail(State::kFailed, "DriftRepairFailed",
+                          "release " + release.name + ": repairing drift: " + what);
+      }
+      bool deleted = false;
+      for (const DriftFinding& f : drift) {
+        deleted = deleted || f.deleted;
+        if (!f.deleted) entry.repaired.push_back("release " + release.name + ": " + f.describe);
+      }
+      if (!deleted) {
+        entry.state = State::kReady;
+        entry.status["digest"] = o.desiredDigest;
+        entry.status.erase("message");
+        return;
+      }
+      for (const DriftFinding& f : drift) {
+        if (f.deleted) entry.repaired.push_back("release " + release.name + ": " + f.describe);
+      }
+      break;
+    }
     case ReleaseAction::kInstall:
     case ReleaseAction::kUpgrade:
-    case ReleaseAction::kRepair:
       break;
   }
 
@@ -345,11 +373,6 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ReleaseSpec& releas
                       "release " + release.name + ": " + now.message);
   }
   const std::string digest = releaseDigest(entry.chart, now.digest, entry.values);
-  if (decision.action == ReleaseAction::kRepair) {
-    for (const std::string& what : o.drift) {
-      entry.repaired.push_back("release " + release.name + ": " + what);
-    }
-  }
   const ActionOutcome applied =
       applyRelease(helm_, {.name = release.name,
                            .ns = ns,
@@ -377,7 +400,10 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ReleaseSpec& releas
     }
     return;
   }
-  entry.repaired.clear();
+  // Only what was really put back is reported as repaired.
+  entry.repaired.erase(std::remove_if(entry.repaired.begin(), entry.repaired.end(),
+                                      [](const std::string& r) { return r.ends_with(" was deleted"); }),
+                       entry.repaired.end());
   // A registry that went away between the look and the pull is an outage, not a failure
   // of the release: it counts towards no retry and so never towards a rollback.
   if (const Chart after = resolveChartDigest(entry.ref, entry.chart, true); !after.available) {

@@ -58,8 +58,10 @@ class ReleasesPart final {
  public:
   // helmSecrets: the metadata-only cache of Helm's release Secrets (owner=helm); null makes
   // every observation ask helm (tests without an informer).
+  // chartRecheck: how long a resolved OCI tag's digest is trusted before it is looked up again.
   ReleasesPart(kube::ClientPtr client, helm::HelmDriver& helm, ValuesReferences& references,
-               runtime::StorePtr helmSecrets = nullptr);
+               runtime::StorePtr helmSecrets = nullptr,
+               std::chrono::seconds chartRecheck = std::chrono::minutes(5));
 
   // previous: the Environment's status.releases as last written.
   ReleasesReport reconcile(const EnvironmentSpec& env, const Json& object, const Json& previous);
@@ -90,6 +92,7 @@ class ReleasesPart final {
   helm::HelmDriver& helm_;
   ValuesReferences& references_;
   runtime::StorePtr helmSecrets_;
+  std::chrono::seconds chartRecheck_;
   ReleaseDrift drift_;
   std::mutex mu_;
   std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>>

@@ -151,15 +151,12 @@ Result<Json> Client::apply(const Resource& r, const Json& object, const std::str
                         .contentType = "application/apply-patch+yaml"});
 }
 
-Result<Json> Client::dryRunApply(const Resource& r, const Json& object,
-                                 const std::string& fieldManager) {
-  return call("PATCH",
-              {.method = "PATCH",
-               .pathAndQuery = r.path(namespaceOf(object), nameOf(object)) +
-                               query({{"fieldManager", fieldManager}, {"force", "true"},
-                                      {"dryRun", "All"}}),
-               .body = object.dump(),
-               .contentType = "application/apply-patch+yaml"});
+Result<Json> Client::dryRunUpdate(const Resource& r, const Json& object) {
+  return call("PUT", {.method = "PUT",
+                      .pathAndQuery = r.path(namespaceOf(object), nameOf(object)) +
+                                      query({{"fieldManager", kFieldManager}, {"dryRun", "All"}}),
+                      .body = object.dump(),
+                      .contentType = "application/json"});
 }
 
 Result<Json> Client::patch(const Resource& r, const std::string& ns, const std::string& name,

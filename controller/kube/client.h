@@ -77,9 +77,9 @@ class Client final {
   // Server-side apply as field manager `envop` with force (the object names itself).
   Result<Json> apply(const Resource& r, const Json& object, const std::string& subresource = "",
                      const std::string& fieldManager = kFieldManager);
-  // A server-side apply that is only simulated (dryRun=All): the object as the server would
-  // store it, with the fields of `object` applied, defaulted and normalised. Writes nothing.
-  Result<Json> dryRunApply(const Resource& r, const Json& object, const std::string& fieldManager);
+  // An update that is only simulated (dryRun=All): the object as the server would store it,
+  // defaulted and normalised (quantities, int-or-string). Writes nothing.
+  Result<Json> dryRunUpdate(const Resource& r, const Json& object);
   Result<Json> patch(const Resource& r, const std::string& ns, const std::string& name,
                      PatchType type, const Json& patch, const std::string& subresource = "");
   Status remove(const Resource& r, const std::string& ns, const std::string& name,

@@ -235,6 +235,8 @@ void Controller::process(const std::string& key) {
       spdlog::warn("controller={} object={} reconcileID={} reconcile failed, will retry: {}", name_,
                    key, request.reconcileId, result.error);
       queue_->addRateLimited(key);
+      // The earlier of the two delays wins.
+      if (result.requeueAfter > util::Duration::zero()) queue_->addAfter(key, result.requeueAfter);
     }
   } else if (result.requeueAfter > util::Duration::zero()) {
     outcome = "requeue_after";

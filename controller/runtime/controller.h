@@ -19,13 +19,19 @@
 namespace envop::runtime {
 
 struct ReconcileResult {
-  util::Duration requeueAfter{};  // zero: wait for the next change
-  std::string error;              // non-empty: the reconcile failed
+  // zero: wait for the next change. With an error: retry no later than this, however far
+  // the key's exponential backoff has grown (an outage outside the cluster that nothing
+  // will announce the end of).
+  util::Duration requeueAfter{};
+  std::string error;  // non-empty: the reconcile failed
   bool terminal = false;          // with error: retrying the same input cannot help
 
   static ReconcileResult done() { return {}; }
   static ReconcileResult requeue(util::Duration after) { return {.requeueAfter = after}; }
   static ReconcileResult failed(std::string why) { return {.error = std::move(why)}; }
+  static ReconcileResult failedRetryWithin(std::string why, util::Duration atMost) {
+    return {.requeueAfter = atMost, .error = std::move(why)};
+  }
   static ReconcileResult terminalError(std::string why) {
     return {.error = std::move(why), .terminal = true};
   }

@@ -65,6 +65,7 @@ WatchInput Informer::perform(const WatchAction& action, std::optional<WatchActio
       const kube::ApiError& e = page.error();
       return Failed{e.httpStatus, e.reason, e.describe()};
     }
+    if (options_.keep) std::erase_if(page.value().items, [&](const kube::Json& o) { return !options_.keep(o); });
     return std::move(page.value());
   }
   if (const auto* watch = std::get_if<StartWatch>(&action)) {
@@ -76,8 +77,12 @@ WatchInput Informer::perform(const WatchAction& action, std::optional<WatchActio
     auto status = client_->watch(
         options_.resource, options_.namespace_, opts,
         [&](const kube::Json& event) {
-          WatchStep step = machine_.handle(
-              WatchEvent{event.value("type", ""), event.value("object", kube::Json::object())});
+          std::string type = event.value("type", "");
+          kube::Json object = event.value("object", kube::Json::object());
+          if (options_.keep && (type == "ADDED" || type == "MODIFIED") && !options_.keep(object)) {
+            type = "DELETED";  // gone from what is kept, if it was ever there
+          }
+          WatchStep step = machine_.handle(WatchEvent{std::move(type), std::move(object)});
           synced_.store(machine_.hasSynced());
           dispatch(step.deltas);
           if (!std::holds_alternative<Idle>(step.action)) {

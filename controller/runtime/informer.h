@@ -25,6 +25,10 @@ struct InformerOptions {
   std::string labelSelector;
   std::string fieldSelector;
   bool metadataOnly = false;  // cache PartialObjectMetadata, not whole objects
+  // When set, only objects it accepts are cached and handed to handlers (what a label
+  // selector cannot say, such as "has Helm's release annotation"); an object that stops
+  // being accepted is handled as deleted.
+  std::function<bool(const kube::Json&)> keep;
   // Replays every cached object to the handlers as an update this often; zero: never.
   util::Duration resyncPeriod{};
   WatchMachineOptions watch;

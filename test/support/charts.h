@@ -11,7 +11,7 @@ namespace envop::testing {
 
 // The charts under test/charts/, in the order they are pushed.
 inline const std::vector<std::string> kTestCharts = {"config-server", "registry", "gateway",
-                                                     "orders"};
+                                                     "orders", "agent"};
 // Every chart is pushed at these versions...
 inline const std::vector<std::string> kTestChartVersions = {"1.0.0", "1.0.1"};
 // ...and `orders` also at 1.1.0, built from test/charts/broken/: its pods never become Ready,
