@@ -46,7 +46,7 @@ struct ScriptedLists {
   }
 };
 
-TEST(InformerTest, AMalformedListPageIsRetriedNotFatal) {
+TEST(InformerThreadTest, AMalformedListPageIsRetriedNotFatal) {
   auto script = std::make_shared<ScriptedLists>();
   script->pages = {
       // resourceVersion must be a string: reading it as one used to throw in the informer thread.
@@ -64,7 +64,7 @@ TEST(InformerTest, AMalformedListPageIsRetriedNotFatal) {
   informer.stop();
 }
 
-TEST(InformerTest, AnExceptionInTheInformerThreadIsCaughtCountedAndRelisted) {
+TEST(InformerThreadTest, AnExceptionInTheInformerThreadIsCaughtCountedAndRelisted) {
   const double before = informerExceptions("configmaps");
   auto script = std::make_shared<ScriptedLists>();
   script->pages = {[]() -> kube::HttpResponse { throw std::runtime_error("decoder bug"); },
