@@ -1,10 +1,12 @@
 // A bound service-account token that the kubelet rotates on disk is picked up
 // without a restart: on the periodic re-read, and at once when the old token
-// stops working (a 401).
+// stops working (a 401). The same for an exec credential plugin's token: run again
+// when it expires and when the API server stops accepting it.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "controller/kube/client.h"
 #include "controller/kube/config.h"
@@ -70,6 +72,74 @@ TEST(TokenRotationTest, ARotatedTokenFileIsUsedWithoutARestart) {
   EXPECT_EQ(whoAmI(client), "system:serviceaccount:" + ns + ":first") << "re-read too early";
   clock->advance(std::chrono::seconds(61));
   EXPECT_EQ(whoAmI(client), "system:serviceaccount:" + ns + ":second");
+
+  (void)cluster.kubectl({"delete", "namespace", ns, "--wait=false"});
+}
+
+int linesIn(const std::string& path) {
+  std::ifstream in(path);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+TEST(TokenRotationTest, AnExecPluginAuthenticatesAndRunsAgainOnExpiryAndOn401) {
+  const LocalCluster& cluster = LocalCluster::get();
+  const std::string ns = uniqueName("exec");
+  ASSERT_EQ(cluster.kubectl({"create", "namespace", ns}).exitCode, 0);
+  ASSERT_EQ(cluster.kubectl({"create", "serviceaccount", "first", "-n", ns}).exitCode, 0);
+  ASSERT_EQ(cluster.kubectl({"create", "serviceaccount", "second", "-n", ns}).exitCode, 0);
+
+  const std::string dir = std::string(ENVOP_BINARY_DIR) + "/" + ns;
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/token") << tokenFor(ns, "first");
+  // What EKS's `aws eks get-token` does, in small: a token that expires in a minute. It counts
+  // its runs in a file beside it.
+  const std::string plugin = dir + "/get-token";
+  std::ofstream(plugin) << R"sh(#!/bin/sh
+here=$(dirname "$0")
+echo run >>"$here/runs"
+expiry=$(date -u -d '+60 seconds' +%Y-%m-%dT%H:%M:%SZ)
+printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",'
+printf '"status":{"token":"%s","expirationTimestamp":"%s"}}' "$(cat "$here/token")" "$expiry"
+)sh";
+  std::filesystem::permissions(plugin, std::filesystem::perms::owner_all);
+  std::ofstream(dir + "/kubeconfig")
+      << "apiVersion: v1\nkind: Config\n"
+      << "clusters: [{name: c, cluster: {server: " << cluster.value("APISERVER_URL")
+      << ", certificate-authority: " << cluster.dir() << "/pki/ca.crt}}]\n"
+      << "users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, "
+      << "command: ./get-token, interactiveMode: Never}}}]\n"
+      << "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
+      << "current-context: x\n";
+  auto clock = std::make_shared<util::FakeClock>();
+  auto config = kube::loadKubeconfig(dir + "/kubeconfig", "", clock);
+  ASSERT_TRUE(config) << config.error().message;
+  kube::Client client(kube::makeTransport(config.value()));
+  const std::string runs = dir + "/runs";
+
+  EXPECT_EQ(whoAmI(client), "system:serviceaccount:" + ns + ":first");
+  EXPECT_EQ(whoAmI(client), "system:serviceaccount:" + ns + ":first");
+  EXPECT_EQ(linesIn(runs), 1) << "the credential is cached while it is valid";
+
+  // Past its expirationTimestamp (on the client's clock) the plugin runs again.
+  clock->advance(std::chrono::seconds(61));
+  EXPECT_EQ(whoAmI(client), "system:serviceaccount:" + ns + ":first");
+  EXPECT_EQ(linesIn(runs), 2);
+
+  // The token is revoked long before it expires (its ServiceAccount is deleted): the 401 runs
+  // the plugin again at once, which now hands out another account's token. The apiserver
+  // notices the deletion through its cache, so poll (bounded) for the switch.
+  std::ofstream(dir + "/token") << tokenFor(ns, "second");
+  ASSERT_EQ(cluster.kubectl({"delete", "serviceaccount", "first", "-n", ns}).exitCode, 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::string who;
+  while ((who = whoAmI(client)) != "system:serviceaccount:" + ns + ":second" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(who, "system:serviceaccount:" + ns + ":second");
+  EXPECT_EQ(linesIn(runs), 3) << "one run for the 401, none while the old token still worked";
 
   (void)cluster.kubectl({"delete", "namespace", ns, "--wait=false"});
 }
