@@ -144,5 +144,51 @@ printf '"status":{"token":"%s","expirationTimestamp":"%s"}}' "$(cat "$here/token
   (void)cluster.kubectl({"delete", "namespace", ns, "--wait=false"});
 }
 
+TEST(TokenRotationTest, AnExecPluginsClientCertificateIsPresentedAndReplacedWhenItExpires) {
+  const LocalCluster& cluster = LocalCluster::get();
+  const std::string dir = std::string(ENVOP_BINARY_DIR) + "/" + uniqueName("exec-cert");
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/which") << "admin";
+  // Hands out the certificate and key of the user named in `which`, valid for a minute.
+  const std::string plugin = dir + "/get-cert";
+  std::ofstream(plugin) << R"sh(#!/bin/sh
+here=$(dirname "$0")
+pem() { awk '{printf "%s\\n", $0}' "$PKI/$(cat "$here/which").$1"; }
+expiry=$(date -u -d '+60 seconds' +%Y-%m-%dT%H:%M:%SZ)
+printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential",'
+printf '"status":{"clientCertificateData":"%s","clientKeyData":"%s","expirationTimestamp":"%s"}}' \
+  "$(pem crt)" "$(pem key)" "$expiry"
+)sh";
+  std::filesystem::permissions(plugin, std::filesystem::perms::owner_all);
+  std::ofstream(dir + "/kubeconfig")
+      << "apiVersion: v1\nkind: Config\n"
+      << "clusters: [{name: c, cluster: {server: " << cluster.value("APISERVER_URL")
+      << ", certificate-authority: " << cluster.dir() << "/pki/ca.crt}}]\n"
+      << "users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1beta1, "
+      << "command: " << plugin << ", env: [{name: PKI, value: " << cluster.dir() << "/pki}]}}}]\n"
+      << "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
+      << "current-context: x\n";
+  auto clock = std::make_shared<util::FakeClock>();
+  auto config = kube::loadKubeconfig(dir + "/kubeconfig", "", clock);
+  ASSERT_TRUE(config) << config.error().message;
+  kube::Client client(kube::makeTransport(config.value()));
+
+  // A GET goes over the pooled connections, a POST (whoAmI) over one of its own: both must
+  // present the plugin's current certificate.
+  auto listSecrets = [&] { return client.list(kube::resources::secrets(), "kube-system"); };
+  EXPECT_EQ(whoAmI(client), "envop-test-admin");
+  ASSERT_TRUE(listSecrets()) << listSecrets().error().describe();
+  // The scheduler's certificate once the first expires; the scheduler may not read Secrets.
+  std::ofstream(dir + "/which") << "scheduler";
+  EXPECT_EQ(whoAmI(client), "envop-test-admin") << "the certificate is cached while valid";
+  clock->advance(std::chrono::seconds(61));
+  const auto refused = listSecrets();
+  ASSERT_FALSE(refused) << "the pooled connections still present the old certificate";
+  EXPECT_NE(refused.error().describe().find("system:kube-scheduler"), std::string::npos)
+      << refused.error().describe();
+  EXPECT_EQ(whoAmI(client), "system:kube-scheduler");
+  EXPECT_EQ(config.value().execCredentials->runs(), 2);
+}
+
 }  // namespace
 }  // namespace envop::testing
