@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <boost/process/search_path.hpp>
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <map>
