@@ -97,14 +97,37 @@ Result<ListPage> Client::listPage(const Resource& r, const std::string& ns,
                     .pathAndQuery = r.path(ns) + q,
                     .accept = opts.metadataOnly ? kMetadataListAccept : "application/json"});
   if (!result) return result.error();
+  // Checked field by field rather than read with nlohmann's throwing accessors: a body of the
+  // wrong shape is the server's error, reported as one, not an exception in an informer thread.
+  auto malformed = [&](const std::string& why) {
+    ApiError e;
+    e.httpStatus = 200;
+    e.reason = "InternalError";
+    e.message = "the API server's list of " + r.plural + " is malformed: " + why;
+    return e;
+  };
   Json& list = result.value();
+  if (!list.is_object()) return malformed("the body is not an object");
   ListPage page;
-  const Json metadata = list.value("metadata", Json::object());
-  page.resourceVersion = metadata.value("resourceVersion", "");
-  page.continueToken = metadata.value("continue", "");
-  if (list.contains("items") && list["items"].is_array()) {
-    page.items.reserve(list["items"].size());
-    for (Json& item : list["items"]) {
+  if (const auto md = list.find("metadata"); md != list.end() && !md->is_null()) {
+    if (!md->is_object()) return malformed("metadata is not an object");
+    for (const auto& [field, out] : {std::pair<const char*, std::string*>{"resourceVersion",
+                                                                           &page.resourceVersion},
+                                     {"continue", &page.continueToken}}) {
+      const auto value = md->find(field);
+      if (value == md->end() || value->is_null()) continue;
+      if (!value->is_string()) {
+        return malformed(std::string("metadata.") + field + " is not a string");
+      }
+      *out = value->get<std::string>();
+    }
+  }
+  if (const auto items = list.find("items"); items != list.end() && !items->is_null()) {
+    if (!items->is_array()) return malformed("items is not a list");
+    page.items.reserve(items->size());
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      Json& item = (*items)[i];
+      if (!item.is_object()) return malformed("items[" + std::to_string(i) + "] is not an object");
       // List items omit apiVersion/kind; put them back so handlers see whole objects.
       item["apiVersion"] = r.apiVersion();
       item["kind"] = r.kind;

@@ -153,13 +153,116 @@ void readCluster(const KubeconfigReader& r, const YAML::Node& cluster, const std
   config.tlsServerName = r.str(cluster, "tls-server-name", owner);
 }
 
-void readUser(const KubeconfigReader& r, const YAML::Node& user, const std::string& owner,
-              const util::ClockPtr& clock, Config& config) {
-  if (user["exec"] && !user["exec"].IsNull()) {
-    r.fail(owner +
-           ": exec credential plugins are not supported; use a token, tokenFile or "
-           "client certificate");
+// An extension's YAML as JSON, every scalar a string (the plugin parses its own config).
+nlohmann::json toJson(const YAML::Node& node) {
+  if (node.IsMap()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& kv : node) out[kv.first.Scalar()] = toJson(kv.second);
+    return out;
   }
+  if (node.IsSequence()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& item : node) out.push_back(toJson(item));
+    return out;
+  }
+  if (node.IsScalar()) return node.Scalar();
+  return nullptr;
+}
+
+std::string encodeBase64(const std::string& bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
+                       (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                       static_cast<unsigned char>(bytes[i + 2]);
+    for (int shift = 18; shift >= 0; shift -= 6) out.push_back(kAlphabet[(v >> shift) & 63]);
+  }
+  if (i < bytes.size()) {
+    unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+// The `exec` stanza, checked as client-go checks it.
+ExecPlugin readExec(const KubeconfigReader& r, const YAML::Node& exec, const std::string& owner) {
+  const std::string o = owner + ": exec";
+  if (!exec.IsMap()) r.fail(o + " must be a mapping");
+  ExecPlugin plugin;
+  plugin.apiVersion = r.str(exec, "apiVersion", o);
+  if (plugin.apiVersion != "client.authentication.k8s.io/v1" &&
+      plugin.apiVersion != "client.authentication.k8s.io/v1beta1") {
+    r.fail(o + ": field apiVersion must be client.authentication.k8s.io/v1 or v1beta1" +
+           (plugin.apiVersion.empty() ? " (it is missing)" : ", not " + plugin.apiVersion));
+  }
+  plugin.command = r.str(exec, "command", o);
+  if (plugin.command.empty()) r.fail(o + ": field command is missing");
+  // As kubectl: a command with a slash is a path, relative to the kubeconfig; a bare name is
+  // looked up in PATH when it runs.
+  if (plugin.command.find('/') != std::string::npos) {
+    plugin.command = resolveAgainst(r.path(), plugin.command);
+  }
+  if (const YAML::Node args = exec["args"]; args && !args.IsNull()) {
+    if (!args.IsSequence()) r.fail(o + ": field args must be a list of strings");
+    for (const YAML::Node& arg : args) {
+      if (!arg.IsScalar()) r.fail(o + ": field args must be a list of strings");
+      plugin.args.push_back(arg.Scalar());
+    }
+  }
+  if (const YAML::Node env = exec["env"]; env && !env.IsNull()) {
+    if (!env.IsSequence()) r.fail(o + ": field env must be a list of {name, value}");
+    for (const YAML::Node& entry : env) {
+      if (!entry.IsMap()) r.fail(o + ": field env must be a list of {name, value}");
+      const std::string name = r.str(entry, "name", o + ".env");
+      if (name.empty()) r.fail(o + ": an env entry has no name");
+      plugin.env.emplace_back(name, r.str(entry, "value", o + ".env"));
+    }
+  }
+  plugin.installHint = r.str(exec, "installHint", o);
+  plugin.provideClusterInfo = r.boolean(exec, "provideClusterInfo", o);
+  const std::string mode = r.str(exec, "interactiveMode", o);
+  if (mode.empty() && plugin.apiVersion == "client.authentication.k8s.io/v1") {
+    r.fail(o + ": field interactiveMode is missing (Never or IfAvailable)");
+  }
+  if (mode == "Always") {
+    r.fail(o + ": interactiveMode Always needs a terminal, which a controller does not have");
+  }
+  if (!mode.empty() && mode != "Never" && mode != "IfAvailable") {
+    r.fail(o + ": field interactiveMode must be Never, IfAvailable or Always");
+  }
+  return plugin;
+}
+
+// KUBERNETES_EXEC_INFO's spec.cluster, in the ExecCredential's field names.
+nlohmann::json clusterInfo(const YAML::Node& cluster, const Config& config) {
+  nlohmann::json info = {{"server", config.server}};
+  if (!config.tlsServerName.empty()) info["tls-server-name"] = config.tlsServerName;
+  if (config.insecureSkipTlsVerify) info["insecure-skip-tls-verify"] = true;
+  if (!config.caPem.empty()) info["certificate-authority-data"] = encodeBase64(config.caPem);
+  if (const YAML::Node proxy = cluster["proxy-url"]; proxy && proxy.IsScalar()) {
+    info["proxy-url"] = proxy.Scalar();
+  }
+  if (const YAML::Node extensions = cluster["extensions"]; extensions && extensions.IsSequence()) {
+    for (const YAML::Node& ext : extensions) {
+      if (ext.IsMap() && ext["name"] && ext["name"].IsScalar() &&
+          ext["name"].Scalar() == "client.authentication.k8s.io/exec" && ext["extension"]) {
+        info["config"] = toJson(ext["extension"]);
+      }
+    }
+  }
+  return info;
+}
+
+void readUser(const KubeconfigReader& r, const YAML::Node& user, const std::string& owner,
+              const util::ClockPtr& clock, Config& config, std::optional<ExecPlugin>& exec) {
+  if (user["exec"] && !user["exec"].IsNull()) exec = readExec(r, user["exec"], owner);
   if (user["auth-provider"] && !user["auth-provider"].IsNull()) {
     r.fail(owner +
            ": auth-provider is not supported; use a token, tokenFile or client "
@@ -210,11 +313,16 @@ Config loadKubeconfigOrThrow(const std::string& path, const std::string& context
   config.source = path;
   config.namespace_ = r.str(context, "namespace", contextOwner);
   const std::string clusterOwner = "cluster \"" + clusterName + "\"";
-  readCluster(r, r.named(root, "clusters", "cluster", clusterName, contextOwner), clusterOwner,
-              config);
+  const YAML::Node cluster = r.named(root, "clusters", "cluster", clusterName, contextOwner);
+  readCluster(r, cluster, clusterOwner, config);
   if (!userName.empty()) {  // a context without a user talks to the server anonymously
+    std::optional<ExecPlugin> exec;
     readUser(r, r.named(root, "users", "user", userName, contextOwner), "user \"" + userName + "\"",
-             clock, config);
+             clock, config, exec);
+    if (exec) {
+      exec->cluster = clusterInfo(cluster, config);
+      config.execCredentials = std::make_shared<ExecCredentialSource>(std::move(*exec), clock);
+    }
   }
   return config;
 }
@@ -310,6 +418,19 @@ void TokenSource::invalidate() {
 std::string TokenSource::lastError() const {
   std::lock_guard<std::mutex> lock(mu_);
   return lastError_;
+}
+
+std::string Config::bearerToken() const {
+  if (tokenSource) return tokenSource->token();
+  if (!token.empty() || !execCredentials) return token;
+  auto credential = execCredentials->credential();
+  return credential ? credential.value().token : "";
+}
+
+bool Config::invalidateCredentials() const {
+  if (tokenSource) tokenSource->invalidate();
+  if (execCredentials && token.empty()) execCredentials->invalidate();
+  return tokenSource || (execCredentials && token.empty());
 }
 
 Expected<Config> loadKubeconfig(const std::string& path, const std::string& contextOverride,

@@ -15,6 +15,7 @@
 #include <utility>
 #include <variant>
 
+#include "controller/kube/exec_credential.h"
 #include "controller/util/clock.h"
 #include "controller/util/expected.h"
 
@@ -79,13 +80,19 @@ struct Config {
   std::string clientKeyPem;    // RSA, EC or PKCS#8; passed through as PEM
   std::string token;           // a static bearer token (kubeconfig `token`)
   TokenSourcePtr tokenSource;  // a file-backed token (`tokenFile`, in-cluster); wins over token
+  // An exec credential plugin (`exec`): its token when no static one is set (client-go lets
+  // credentials already on a request win), its client certificate when no static one is.
+  ExecCredentialSourcePtr execCredentials;
   bool insecureSkipTlsVerify = false;
   std::string tlsServerName;  // SNI / verification name when it differs from the server's host
   std::string namespace_;     // the context's namespace or the in-cluster namespace file
   std::string source;         // where this came from, for logs: a path or "in-cluster"
 
-  // The token to send now, whichever way it is held; empty when there is none.
-  std::string bearerToken() const { return tokenSource ? tokenSource->token() : token; }
+  // The token to send now, whichever way it is held; empty when there is none (or the exec
+  // plugin failed: it logs why, and the API server's 401 says the rest).
+  std::string bearerToken() const;
+  // After a 401: re-read the token file, re-run the exec plugin. False when nothing could change.
+  bool invalidateCredentials() const;
 };
 
 // Reads one environment variable; nullopt when unset. Injected so tests never touch the
@@ -95,7 +102,8 @@ EnvLookup processEnv();
 
 // Loads a kubeconfig file using current-context, or contextOverride when non-empty. Relative
 // file paths inside it are resolved against the kubeconfig's directory, as kubectl does.
-// `exec` plugins, `auth-provider` and basic auth are reported as not supported.
+// `exec` credential plugins (client.authentication.k8s.io/v1 and v1beta1) are run when a request
+// needs them; `auth-provider` and basic auth are reported as not supported.
 Expected<Config> loadKubeconfig(const std::string& path, const std::string& contextOverride = "",
                                 util::ClockPtr clock = util::steadyClock());
 

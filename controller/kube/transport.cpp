@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include <boost/asio/ssl.hpp>
+#include <future>
 
 namespace envop::kube {
 
@@ -42,6 +43,16 @@ void Cancellation::unsubscribe(int id) {
   callbacks_.erase(id);
 }
 
+bool retryableWithoutAnswer(const HttpRequest& request) {
+  const std::string& m = request.method;
+  if (m == "GET" || m == "HEAD" || m == "PUT" || m == "DELETE") return true;
+  if (m == "PATCH") {
+    return request.contentType == "application/apply-patch+yaml" ||
+           request.contentType == "application/merge-patch+json";
+  }
+  return false;
+}
+
 namespace {
 
 namespace http = web::http;
@@ -52,24 +63,24 @@ class CppRestTransport final : public Transport {
     const web::uri uri(utility::conversions::to_string_t(config.server));
     host_ = uri.host() + (uri.port() > 0 ? ":" + std::to_string(uri.port()) : "");
     client_ = makeClient(std::chrono::seconds(60));
+    if (config_.execCredentials) certInUse_ = clientCertificate().first;
   }
 
   HttpResponse send(const HttpRequest& request) override {
     HttpResponse response = sendOnce(request);
     if (response.status == 0) {
-      // Pooled keep-alive connections to an apiserver that restarted fail on first use;
-      // drop the pool and try once more on a fresh connection.
+      // Pooled keep-alive connections to an apiserver that restarted fail on first use:
+      // drop the pool, and try once more on a fresh connection what is safe to repeat.
       {
         std::lock_guard lock(clientMu_);
         client_ = makeClient(std::chrono::seconds(60));
       }
-      response = sendOnce(request);
+      if (!response.timedOut && retryableWithoutAnswer(request)) response = sendOnce(request);
     }
-    if (response.status == 401 && config_.tokenSource) {
-      // A bound service-account token may have been rotated under us.
-      config_.tokenSource->invalidate();
-      response = sendOnce(request);
-    }
+    // A bound service-account token may have been rotated under us, an exec plugin's token
+    // revoked before its expiry: fetch the credential again and try once more (a 401 means the
+    // request was not carried out, so any method may be repeated).
+    if (response.status == 401 && config_.invalidateCredentials()) response = sendOnce(request);
     return response;
   }
 
@@ -86,7 +97,7 @@ class CppRestTransport final : public Transport {
     try {
       http::http_response response = client->request(build(request), cts.get_token()).get();
       result.status = response.status_code();
-      if (result.status == 401 && config_.tokenSource) config_.tokenSource->invalidate();
+      if (result.status == 401) config_.invalidateCredentials();
       if (result.status < 200 || result.status >= 300) {
         result.body = response.extract_utf8string(true).get();
         result.retryAfterSeconds = retryAfter(response);
@@ -113,13 +124,22 @@ class CppRestTransport final : public Transport {
   const std::string& host() const override { return host_; }
 
  private:
+  // The client certificate to present: the kubeconfig's, else the exec plugin's (which rotates).
+  std::pair<std::string, std::string> clientCertificate() const {
+    if (config_.clientCertPem.empty() && config_.execCredentials) {
+      if (auto credential = config_.execCredentials->credential(); credential) {
+        return {credential.value().clientCertPem, credential.value().clientKeyPem};
+      }
+    }
+    return {config_.clientCertPem, config_.clientKeyPem};
+  }
+
   std::unique_ptr<http::client::http_client> makeClient(std::chrono::seconds timeout) const {
     http::client::http_client_config cfg;
     cfg.set_timeout(timeout);
     cfg.set_validate_certificates(!config_.insecureSkipTlsVerify);
     const std::string ca = config_.caPem;
-    const std::string cert = config_.clientCertPem;
-    const std::string key = config_.clientKeyPem;
+    const auto [cert, key] = clientCertificate();
     cfg.set_ssl_context_callback([ca, cert, key](boost::asio::ssl::context& ctx) {
       if (!ca.empty()) {
         // Trust the kubeconfig's CA and nothing else, as client-go does.
@@ -140,6 +160,12 @@ class CppRestTransport final : public Transport {
     req.set_request_uri(utility::conversions::to_string_t(request.pathAndQuery));
     req.headers().add(U("Accept"), request.accept);
     req.headers().add(U("User-Agent"), U("envop-controller/0.1"));
+    if (!config_.tlsServerName.empty()) {
+      // cpprestsdk takes the name for SNI and for checking the server's certificate from the
+      // Host header (the name alone: with a port it would check "name:port"); client-go's
+      // ServerName. The apiserver does not route by Host.
+      req.headers().add(U("Host"), utility::conversions::to_string_t(config_.tlsServerName));
+    }
     if (const std::string token = config_.bearerToken(); !token.empty()) {
       req.headers().add(U("Authorization"), U("Bearer ") + token);
     }
@@ -160,28 +186,79 @@ class CppRestTransport final : public Transport {
   }
 
   HttpResponse sendOnce(const HttpRequest& request) {
-    HttpResponse result;
+    // cpprestsdk resends a request on its own when a pooled connection turns out to be closed
+    // while it waits for the status line, whatever the method; so what must not be repeated goes
+    // on a connection of its own, used once ("Connection: close" spares the server an idle one).
+    const bool repeatable = retryableWithoutAnswer(request);
     std::shared_ptr<http::client::http_client> client;
-    {
+    if (repeatable) {
+      // An exec plugin's new certificate needs new connections: TLS presents it at the handshake.
+      const std::string cert = config_.execCredentials ? clientCertificate().first : "";
       std::lock_guard lock(clientMu_);
+      if (cert != certInUse_) {
+        client_ = makeClient(std::chrono::seconds(60));
+        certInUse_ = cert;
+      }
       client = client_;
+    } else {
+      client = makeClient(std::chrono::seconds(60));
     }
+    // cpprestsdk's own timeout is an inactivity timer shared by the pool; a request's deadline
+    // is a cancellation fired when it passes.
+    auto answer = std::make_shared<std::promise<HttpResponse>>();
+    std::future<HttpResponse> answered = answer->get_future();
+    pplx::cancellation_token_source cts;
     try {
-      http::http_response response = client->request(build(request)).get();
-      result.status = response.status_code();
-      result.body = response.extract_utf8string(true).get();
-      result.retryAfterSeconds = retryAfter(response);
+      http::http_request built = build(request);
+      if (!repeatable) built.headers().add(U("Connection"), U("close"));
+      client->request(built, cts.get_token())
+          .then([](http::http_response response) {
+            return response.extract_utf8string(true).then([response](std::string body) {
+              HttpResponse result;
+              result.status = response.status_code();
+              result.body = std::move(body);
+              result.retryAfterSeconds = retryAfter(response);
+              return result;
+            });
+          })
+          .then([answer, client](pplx::task<HttpResponse> done) {
+            HttpResponse result;
+            try {
+              result = done.get();
+            } catch (const std::exception& e) {
+              result.status = 0;
+              result.error = e.what();
+            } catch (...) {
+              result.status = 0;
+              result.error = "the HTTP library failed without saying why";
+            }
+            answer->set_value(std::move(result));
+          });
     } catch (const std::exception& e) {
-      result.status = 0;
+      HttpResponse result;
       result.error = e.what();
+      return result;
     }
-    return result;
+    if (request.timeout > std::chrono::seconds::zero() &&
+        answered.wait_for(request.timeout) != std::future_status::ready) {
+      cts.cancel();
+      // Cancelling closes the connection, so the task ends soon; the continuation owns all it
+      // touches, so giving up on it after a while is safe too.
+      answered.wait_for(std::chrono::seconds(5));
+      HttpResponse result;
+      result.timedOut = true;
+      result.error = request.method + " " + request.pathAndQuery + ": no answer within " +
+                     std::to_string(request.timeout.count()) + "s";
+      return result;
+    }
+    return answered.get();
   }
 
   const Config config_;
   std::string host_;
   std::mutex clientMu_;
   std::shared_ptr<http::client::http_client> client_;
+  std::string certInUse_;  // the exec plugin's certificate client_ presents ("" for none)
 };
 
 }  // namespace

@@ -22,6 +22,8 @@ struct HttpRequest {
   std::string pathAndQuery;  // "/api/v1/namespaces?limit=500"
   std::string body;
   std::string contentType;  // empty: no body
+  // send(): the whole exchange must end within this, or it is abandoned (zero: no deadline but
+  // the connection's inactivity timer). stream(): the watch's own timeoutSeconds.
   std::chrono::seconds timeout{30};
   std::string accept = "application/json";
 };
@@ -30,8 +32,22 @@ struct HttpResponse {
   int status = 0;    // 0: no response; `error` says why
   std::string body;  // for stream(): the body of a non-2xx response only
   int retryAfterSeconds = 0;
-  std::string error;  // a network or TLS failure, in words
+  std::string error;      // a network or TLS failure, in words
+  bool timedOut = false;  // status 0 because the request's timeout elapsed
 };
+
+// Whether a request that got no answer may be sent once more: only when doing it twice has the
+// same effect as doing it once, because "no answer" does not say whether the server acted. So:
+// GET and HEAD (safe); PUT (a replace: the same object again, and with a resourceVersion a
+// repeat after success is refused with 409, never applied twice); DELETE (a repeat finds the
+// object gone or going); PATCH as server-side apply (declarative: the same intent again) or as
+// JSON merge patch (RFC 7386 patches are idempotent by construction). Not: POST (a second
+// create, a second Event, a second TokenRequest), JSON patch (an `add` to "/-" appends twice,
+// and a `test`-guarded one fails its own repeat with a misleading 422), strategic merge patch
+// (its list directives are not all idempotent). client-go retries only GET on a reset; Go's
+// http.Transport replays idempotent methods on a dead pooled connection, which is the case this
+// retry is for (an apiserver that restarted under our keep-alive pool).
+bool retryableWithoutAnswer(const HttpRequest& request);
 
 // Lets another thread stop a stream (a watch) that is blocked waiting for data.
 class Cancellation final {
@@ -67,7 +83,9 @@ class Transport {
 using TransportPtr = std::shared_ptr<Transport>;
 
 // The cpprestsdk transport. Trusts only the configured CA, presents the client
-// certificate from memory, and re-reads a file-backed token once on a 401.
+// certificate from memory, and re-reads a file-backed token once on a 401. A request that
+// got no answer is retried once on a fresh connection when retryableWithoutAnswer allows
+// it and it did not time out (its caller's time is spent).
 TransportPtr makeTransport(const Config& config);
 
 }  // namespace envop::kube

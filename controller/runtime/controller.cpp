@@ -127,6 +127,48 @@ std::string newReconcileId() {
   return buf;
 }
 
+namespace {
+
+// The object as a reconciler sees it: without status and the bookkeeping every write changes.
+Object withoutStatus(const Object& object) {
+  Object copy = object;
+  copy.erase("status");
+  if (auto md = copy.find("metadata"); md != copy.end() && md->is_object()) {
+    md->erase("resourceVersion");
+    md->erase("managedFields");
+  }
+  return copy;
+}
+
+bool hasGeneration(const Object& object) {
+  const auto md = object.find("metadata");
+  return md != object.end() && md->is_object() && md->contains("generation");
+}
+
+// A full object carries more than apiVersion, kind, metadata and status (spec, data, ...).
+bool hasBody(const Object& object) {
+  for (const auto& [field, value] : object.items()) {
+    if (field != "apiVersion" && field != "kind" && field != "metadata" && field != "status") {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool isMaterialChange(const Delta& delta) {
+  if (delta.type != Delta::Type::kUpdated || !delta.object || !delta.oldObject) return true;
+  const Object& now = *delta.object;
+  const Object& before = *delta.oldObject;
+  const std::string rv = resourceVersionOf(now);
+  if (!rv.empty() && rv == resourceVersionOf(before)) return false;  // a resync
+  if (withoutStatus(now) != withoutStatus(before)) return true;
+  // Only status moved, as far as this cache can see: with a generation the apiserver would have
+  // bumped it for a spec change; without one, a metadata-only copy cannot see the data at all.
+  return !hasGeneration(now) && !hasBody(now) && !hasBody(before);
+}
+
 KeyMapper byLabel(std::string label) {
   return [label = std::move(label)](const Delta& delta) -> std::vector<std::string> {
     std::vector<std::string> keys;
@@ -165,13 +207,25 @@ Controller::Controller(std::string name, std::shared_ptr<Reconciler> reconciler,
 Controller::~Controller() { stop(std::chrono::seconds(0)); }
 
 void Controller::watchPrimary(Informer& informer) {
-  informer.addHandler([this](const Delta& delta) { queue_->add(delta.key); });
+  informer.addHandler([this](const Delta& delta) { enqueue(delta, {delta.key}); });
 }
 
 void Controller::watchSecondary(Informer& informer, KeyMapper mapper) {
   informer.addHandler([this, mapper = std::move(mapper)](const Delta& delta) {
-    for (const std::string& key : mapper(delta)) queue_->add(key);
+    enqueue(delta, mapper(delta));
   });
+}
+
+void Controller::enqueue(const Delta& delta, const std::vector<std::string>& keys) {
+  if (keys.empty()) return;
+  const bool material = isMaterialChange(delta);
+  for (const std::string& key : keys) {
+    if (material) {
+      queue_->add(key);
+    } else {
+      queue_->addUnlessBackingOff(key);
+    }
+  }
 }
 
 void Controller::start() {

@@ -66,6 +66,10 @@ class Controller final {
   void watchPrimary(Informer& informer);
   // Every change of a secondary kind enqueues what mapper says.
   void watchSecondary(Informer& informer, KeyMapper mapper);
+  // What one watch event does to the queue: each key is added at once when the event is a
+  // material change (isMaterialChange), otherwise only when the key is not backing off. Public
+  // so that tests drive it without an informer.
+  void enqueue(const Delta& delta, const std::vector<std::string>& keys);
 
   void start();
   // Stops handing out keys and waits up to `drain` for reconciles in flight.
@@ -85,6 +89,18 @@ class Controller final {
   std::vector<std::thread> threads_;
   std::atomic<bool> started_{false};
 };
+
+// Whether a watch event changes what a reconciler acts on. Adds, deletes and updates that
+// touch the object's spec, data or metadata are material. Not material: a resync (the cached
+// object replayed, same resourceVersion) and an update that changed only status (and with it
+// resourceVersion and managedFields) — typically our own status write after a failed reconcile.
+// client-go and controller-runtime add the key at once for every event, which cuts the backoff
+// of a failing key short: each failure writes status, the write comes back as an event, and the
+// key spins at the speed of its own writes. So a non-material event waits for the backoff, and
+// only a material one (someone fixed the spec, the missing Secret appeared) retries at once.
+// A metadata-only cache of a kind without metadata.generation (ConfigMap, Secret) cannot see a
+// data change, so there every new resourceVersion is material.
+bool isMaterialChange(const Delta& delta);
 
 // A label value that maps owned objects back to their Environment.
 KeyMapper byLabel(std::string label);

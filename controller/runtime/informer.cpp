@@ -1,10 +1,35 @@
 #include "controller/runtime/informer.h"
 
+#include <prometheus/counter.h>
 #include <spdlog/spdlog.h>
 
 #include <type_traits>
 
+#include "controller/util/metrics.h"
+
 namespace envop::runtime {
+namespace {
+
+prometheus::Family<prometheus::Counter>& exceptionsTotal() {
+  static auto& family = prometheus::BuildCounter()
+                            .Name("envop_informer_exceptions_total")
+                            .Help(
+                                "Exceptions caught at an informer thread's boundary (each one "
+                                "backs the informer off and resumes it), by resource.")
+                            .Register(util::metricsRegistry());
+  return family;
+}
+
+std::string stringField(const kube::Json& object, const char* field) {
+  const auto it = object.find(field);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+}  // namespace
+
+double informerExceptions(const std::string& plural) {
+  return exceptionsTotal().Add({{"resource", plural}}).Value();
+}
 
 Informer::Informer(kube::ClientPtr client, InformerOptions options)
     : client_(std::move(client)), options_(std::move(options)), machine_(store_, options_.watch) {}
@@ -77,8 +102,9 @@ WatchInput Informer::perform(const WatchAction& action, std::optional<WatchActio
     auto status = client_->watch(
         options_.resource, options_.namespace_, opts,
         [&](const kube::Json& event) {
-          std::string type = event.value("type", "");
-          kube::Json object = event.value("object", kube::Json::object());
+          std::string type = stringField(event, "type");
+          const auto found = event.find("object");
+          kube::Json object = found == event.end() ? kube::Json::object() : *found;
           if (options_.keep && (type == "ADDED" || type == "MODIFIED") && !options_.keep(object)) {
             type = "DELETED";  // gone from what is kept, if it was ever there
           }
@@ -107,45 +133,76 @@ WatchInput Informer::perform(const WatchAction& action, std::optional<WatchActio
 }
 
 void Informer::run() {
+  exceptionsTotal().Add({{"resource", options_.resource.plural}});  // exists from the start
   WatchAction action = machine_.start();
   while (!stopping_.load()) {
     if (std::holds_alternative<Stopped>(action)) return;
-    if (std::holds_alternative<Idle>(action)) {
-      // The machine has nothing to do only after an input that did not fit its state;
-      // ask it again after a short pause rather than spin.
-      waitFor(std::chrono::seconds(1));
-      action = machine_.handle(TimerFired{}).action;
-      continue;
+    // No exception may leave this thread (it would call std::terminate): a decoding bug or a
+    // library that throws is a failure of this list or watch like any other, so the machine
+    // backs off and resumes (relisting when it has no resourceVersion to watch from).
+    try {
+      action = step(std::move(action));
+    } catch (const std::exception& e) {
+      action = recover(e.what());
+    } catch (...) {
+      action = recover("a non-standard exception");
     }
-    std::optional<WatchAction> next;
-    WatchInput input = perform(action, next);
-    if (stopping_.load()) break;
-    if (next) {
-      action = std::move(*next);
-      continue;
-    }
-    if (const auto* failed = std::get_if<Failed>(&input)) {
-      spdlog::warn("informer {}: {} (status {}), retrying", options_.resource.plural,
-                   failed->message, failed->httpStatus);
-    }
-    WatchStep step = machine_.handle(std::move(input));
-    synced_.store(machine_.hasSynced());
-    dispatch(step.deltas);
-    action = std::move(step.action);
   }
-  machine_.handle(Stop{});
+  try {
+    machine_.handle(Stop{});
+  } catch (...) {  // stopping anyway
+  }
+}
+
+WatchAction Informer::recover(const std::string& what) {
+  exceptionsTotal().Add({{"resource", options_.resource.plural}}).Increment();
+  spdlog::warn("informer {}: caught an exception, backing off: {}", options_.resource.plural,
+               what);
+  try {
+    WatchAction next = machine_.handle(Failed{0, "", "exception: " + what}).action;
+    if (!std::holds_alternative<Idle>(next)) return next;
+  } catch (...) {
+  }
+  // The machine was not in a state a failure fits (Idle): run() pauses and asks again.
+  return Idle{};
+}
+
+WatchAction Informer::step(WatchAction action) {
+  if (std::holds_alternative<Idle>(action)) {
+    // The machine has nothing to do only after an input that did not fit its state;
+    // ask it again after a short pause rather than spin.
+    waitFor(std::chrono::seconds(1));
+    return machine_.handle(TimerFired{}).action;
+  }
+  std::optional<WatchAction> next;
+  WatchInput input = perform(action, next);
+  if (stopping_.load()) return Stopped{};
+  if (next) return std::move(*next);
+  if (const auto* failed = std::get_if<Failed>(&input)) {
+    spdlog::warn("informer {}: {} (status {}), retrying", options_.resource.plural,
+                 failed->message, failed->httpStatus);
+  }
+  WatchStep step = machine_.handle(std::move(input));
+  synced_.store(machine_.hasSynced());
+  dispatch(step.deltas);
+  return std::move(step.action);
 }
 
 void Informer::resyncLoop() {
   while (waitFor(options_.resyncPeriod)) {
     if (!hasSynced()) continue;
-    Deltas deltas;
-    for (const ObjectPtr& object : store_->list()) {
-      if (auto key = objectKey(*object)) {
-        deltas.push_back(Delta{Delta::Type::kUpdated, *key, object, object});
+    try {
+      Deltas deltas;
+      for (const ObjectPtr& object : store_->list()) {
+        if (auto key = objectKey(*object)) {
+          deltas.push_back(Delta{Delta::Type::kUpdated, *key, object, object});
+        }
       }
+      dispatch(deltas);
+    } catch (const std::exception& e) {  // bad_alloc: skip this resync, not the process
+      exceptionsTotal().Add({{"resource", options_.resource.plural}}).Increment();
+      spdlog::warn("informer {}: resync failed: {}", options_.resource.plural, e.what());
     }
-    dispatch(deltas);
   }
 }
 

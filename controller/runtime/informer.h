@@ -56,6 +56,10 @@ class Informer final {
 
  private:
   void run();
+  // One turn of run(): performs the action, feeds the machine, returns its next action.
+  WatchAction step(WatchAction action);
+  // After an exception in step(): counts and logs it and returns the machine's backoff.
+  WatchAction recover(const std::string& what);
   void resyncLoop();
   WatchInput perform(const WatchAction& action, std::optional<WatchAction>& next);
   void dispatch(const Deltas& deltas);
@@ -75,5 +79,9 @@ class Informer final {
   std::thread thread_;
   std::thread resyncThread_;
 };
+
+// envop_informer_exceptions_total{resource=plural}: exceptions caught at the boundary of the
+// informer threads of that resource.
+double informerExceptions(const std::string& plural);
 
 }  // namespace envop::runtime

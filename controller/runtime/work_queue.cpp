@@ -48,6 +48,13 @@ void WorkQueueCore::addRateLimited(const std::string& key) {
   addAfter(key, rateLimiter_->when(key));
 }
 
+void WorkQueueCore::addUnlessBackingOff(const std::string& key) {
+  // Every failure ends in addRateLimited and every success or terminal error in forget, so a
+  // key with retries on record has its retry scheduled already.
+  if (rateLimiter_->retries(key) > 0) return;
+  add(key);
+}
+
 void WorkQueueCore::forget(const std::string& key) { rateLimiter_->forget(key); }
 
 int WorkQueueCore::numRequeues(const std::string& key) const { return rateLimiter_->retries(key); }
@@ -138,6 +145,17 @@ void WorkQueue::addRateLimited(const std::string& key) {
   const std::lock_guard lock(mutex_);
   core_.addRateLimited(key);
   ready_.notify_one();
+}
+
+void WorkQueue::addUnlessBackingOff(const std::string& key) {
+  const std::lock_guard lock(mutex_);
+  core_.addUnlessBackingOff(key);
+  ready_.notify_one();
+}
+
+std::optional<util::TimePoint> WorkQueue::nextReadyAt() {
+  const std::lock_guard lock(mutex_);
+  return core_.nextReadyAt();
 }
 
 void WorkQueue::forget(const std::string& key) {

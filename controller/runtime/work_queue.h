@@ -67,6 +67,11 @@ class WorkQueueCore final {
   void addAfter(const std::string& key, util::Duration delay);
   // addAfter with the rate limiter's delay for the key; counts a failure of the key.
   void addRateLimited(const std::string& key);
+  // add(), unless the key is failing: its last reconcile failed and has not been forgotten, so
+  // a rate-limited retry is already scheduled (or the key is being processed and its outcome
+  // will schedule one). For events that change nothing the reconciler acts on (a status write,
+  // a resync): with a plain add() they would cut the backoff short and a failing key would spin.
+  void addUnlessBackingOff(const std::string& key);
   // After a successful reconcile: resets the key's backoff. Does not remove a queued key.
   void forget(const std::string& key);
   int numRequeues(const std::string& key) const;
@@ -122,8 +127,11 @@ class WorkQueue final {
   void add(const std::string& key);
   void addAfter(const std::string& key, util::Duration delay);
   void addRateLimited(const std::string& key);
+  void addUnlessBackingOff(const std::string& key);
   void forget(const std::string& key);
   int numRequeues(const std::string& key);
+  // When the earliest delayed key becomes ready (on the injected clock); nullopt when none waits.
+  std::optional<util::TimePoint> nextReadyAt();
 
   // Blocks until a key is ready and returns it; the caller must pass it to done(). Returns
   // nullopt once the queue is shut down and holds no ready key.

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "controller/kube/config.h"
 #include "test/support/clients.h"
 #include "test/support/local_cluster.h"
@@ -110,6 +113,40 @@ TEST_F(ClientTest, DiscoveryTellsWhetherAResourceIsServed) {
   auto monitors = client_->serves("monitoring.coreos.com/v1", "servicemonitors");
   ASSERT_TRUE(monitors) << monitors.error().describe();
   EXPECT_FALSE(monitors.value());
+}
+
+// A kubeconfig that names the server by IP and gives the name its certificate must carry in
+// tls-server-name, as the kubeconfigs of clusters behind a load balancer do.
+std::string kubeconfigWithServerName(const std::string& serverName) {
+  const LocalCluster& cluster = LocalCluster::get();
+  const std::string dir = std::string(ENVOP_BINARY_DIR) + "/" + uniqueName("sni");
+  std::filesystem::create_directories(dir);
+  const std::string pki = cluster.dir() + "/pki";
+  std::ofstream(dir + "/kubeconfig")
+      << "apiVersion: v1\nkind: Config\n"
+      << "clusters: [{name: c, cluster: {server: " << cluster.value("APISERVER_URL")
+      << ", certificate-authority: " << pki << "/ca.crt, tls-server-name: " << serverName
+      << "}}]\n"
+      << "users: [{name: u, user: {client-certificate: " << pki
+      << "/admin.crt, client-key: " << pki << "/admin.key}}]\n"
+      << "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
+      << "current-context: x\n";
+  return dir + "/kubeconfig";
+}
+
+TEST(TlsServerNameTest, TheCertificateMustCarryTheServerNameNotTheUrlsHost) {
+  // test/cluster/up's serving certificate: IP:127.0.0.1, localhost, kubernetes.default.svc, ...
+  ASSERT_EQ(LocalCluster::get().value("APISERVER_URL").rfind("https://127.0.0.1:", 0), 0u);
+  auto named = clientFor(kubeconfigWithServerName("kubernetes.default.svc"));
+  auto version = named->getRaw("/version");
+  ASSERT_TRUE(version) << version.error().describe();
+  EXPECT_TRUE(version.value().contains("gitVersion"));
+
+  // The certificate is valid for 127.0.0.1, the URL's host, but not for this name: refused.
+  auto wrong = clientFor(kubeconfigWithServerName("api.envop-wrong.example"));
+  auto refused = wrong->getRaw("/version");
+  ASSERT_FALSE(refused) << "a certificate without the tls-server-name was accepted";
+  EXPECT_EQ(refused.error().httpStatus, 0) << refused.error().describe();
 }
 
 }  // namespace

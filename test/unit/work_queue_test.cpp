@@ -180,6 +180,36 @@ TEST_F(WorkQueueCoreTest, AddRateLimitedBacksOffPerKeyUntilForgotten) {
   EXPECT_EQ(queue_.nextReadyAt(), clock_->now() + milliseconds(5));
 }
 
+TEST_F(WorkQueueCoreTest, AddUnlessBackingOffLeavesAFailingKeyToItsBackoff) {
+  // The reconcile of "a" failed: its retry waits 5 ms.
+  queue_.addRateLimited("a");
+  queue_.addUnlessBackingOff("a");
+  EXPECT_EQ(queue_.tryGet(), std::nullopt) << "a status write must not cut the backoff short";
+  clock_->advance(milliseconds(5));
+  ASSERT_EQ(queue_.tryGet(), Key("a"));
+  // While the retry runs, our own status write comes back as an event: not a second run either.
+  queue_.addUnlessBackingOff("a");
+  queue_.addRateLimited("a");  // it failed again: 10 ms now
+  queue_.done("a");
+  EXPECT_EQ(queue_.tryGet(), std::nullopt);
+  clock_->advance(milliseconds(9));
+  EXPECT_EQ(queue_.tryGet(), std::nullopt);
+  clock_->advance(milliseconds(1));
+  ASSERT_EQ(queue_.tryGet(), Key("a"));
+  queue_.forget("a");  // success
+  queue_.done("a");
+  // A key that is not failing is added at once.
+  queue_.addUnlessBackingOff("a");
+  EXPECT_EQ(queue_.tryGet(), Key("a"));
+}
+
+TEST_F(WorkQueueCoreTest, PlainAddStillCutsTheBackoffShort) {
+  // A real change (a spec edit) of a failing key is reconciled at once, as in client-go.
+  queue_.addRateLimited("a");
+  queue_.add("a");
+  EXPECT_EQ(queue_.tryGet(), Key("a"));
+}
+
 TEST_F(WorkQueueCoreTest, UsesTheInjectedRateLimiter) {
   WorkQueueCore queue(clock_, std::make_unique<ItemExponentialRateLimiter>(seconds(1), seconds(2)));
   queue.addRateLimited("a");

@@ -1,0 +1,97 @@
+// The transport's answer to a request that got no answer: what is retried, what is not, and the
+// per-request deadline. Against a loopback server that reads requests and never answers, so
+// the test counts what really arrived.
+#include "controller/kube/transport.h"
+
+#include <gtest/gtest.h>
+
+#include "test/fakes/silent_http_server.h"
+
+namespace envop::kube {
+namespace {
+
+using fakes::SilentHttpServer;
+using namespace std::chrono_literals;
+
+TEST(RetryableWithoutAnswerTest, OnlyWhatIsSafeToRepeat) {
+  EXPECT_TRUE(retryableWithoutAnswer({.method = "GET"}));
+  EXPECT_TRUE(retryableWithoutAnswer({.method = "HEAD"}));
+  EXPECT_TRUE(retryableWithoutAnswer({.method = "PUT"}));
+  EXPECT_TRUE(retryableWithoutAnswer({.method = "DELETE"}));
+  EXPECT_TRUE(
+      retryableWithoutAnswer({.method = "PATCH", .contentType = "application/apply-patch+yaml"}));
+  EXPECT_TRUE(
+      retryableWithoutAnswer({.method = "PATCH", .contentType = "application/merge-patch+json"}));
+  EXPECT_FALSE(retryableWithoutAnswer({.method = "POST", .contentType = "application/json"}));
+  EXPECT_FALSE(
+      retryableWithoutAnswer({.method = "PATCH", .contentType = "application/json-patch+json"}));
+  EXPECT_FALSE(retryableWithoutAnswer(
+      {.method = "PATCH", .contentType = "application/strategic-merge-patch+json"}));
+}
+
+HttpRequest post() {
+  return {.method = "POST",
+          .pathAndQuery = "/api/v1/namespaces/pro/events",
+          .body = R"({"kind":"Event"})",
+          .contentType = "application/json"};
+}
+
+TEST(TransportTest, APostWhoseAnswerIsLostIsSentOnce) {
+  SilentHttpServer server(SilentHttpServer::Mode::kCloseWithoutAnswer);
+  const TransportPtr transport = makeTransport(Config{.server = server.url()});
+  const HttpResponse response = transport->send(post());
+  EXPECT_EQ(response.status, 0);
+  EXPECT_FALSE(response.error.empty());
+  EXPECT_EQ(server.received("POST"), 1) << "a retried POST is a duplicate create";
+}
+
+TEST(TransportTest, APostOnAPooledConnectionWhoseAnswerIsLostIsSentOnce) {
+  // The GET is answered and leaves its keep-alive connection in the pool; the POST's answer is
+  // lost. cpprestsdk by itself resends a request whose reused connection turned out closed.
+  SilentHttpServer server(SilentHttpServer::Mode::kCloseWithoutAnswer, /*answered=*/1);
+  const TransportPtr transport = makeTransport(Config{.server = server.url()});
+  ASSERT_EQ(transport->send({.method = "GET", .pathAndQuery = "/version"}).status, 200);
+  const HttpResponse response = transport->send(post());
+  EXPECT_EQ(response.status, 0);
+  EXPECT_EQ(server.received("POST"), 1);
+}
+
+TEST(TransportTest, AGetWhoseAnswerIsLostIsRetriedOnceOnAFreshConnection) {
+  SilentHttpServer server(SilentHttpServer::Mode::kCloseWithoutAnswer);
+  const TransportPtr transport = makeTransport(Config{.server = server.url()});
+  const HttpResponse response =
+      transport->send({.method = "GET", .pathAndQuery = "/api/v1/namespaces/pro"});
+  EXPECT_EQ(response.status, 0);
+  EXPECT_EQ(server.received("GET"), 2);
+}
+
+TEST(TransportTest, AServerSideApplyWhoseAnswerIsLostIsRetried) {
+  SilentHttpServer server(SilentHttpServer::Mode::kCloseWithoutAnswer);
+  const TransportPtr transport = makeTransport(Config{.server = server.url()});
+  transport->send({.method = "PATCH",
+                   .pathAndQuery = "/api/v1/namespaces/pro?fieldManager=envop&force=true",
+                   .body = "{}",
+                   .contentType = "application/apply-patch+yaml"});
+  EXPECT_EQ(server.received("PATCH"), 2);
+}
+
+TEST(TransportTest, ARequestThatOutlivesItsTimeoutIsAbandonedAndNotRetried) {
+  SilentHttpServer server(SilentHttpServer::Mode::kHoldWithoutAnswer);
+  const TransportPtr transport = makeTransport(Config{.server = server.url()});
+  HttpRequest request = post();
+  request.timeout = 1s;  // the connection's own inactivity timer is a minute
+  const HttpResponse response = transport->send(request);
+  EXPECT_EQ(response.status, 0);
+  EXPECT_TRUE(response.timedOut);
+  EXPECT_NE(response.error.find("no answer within 1s"), std::string::npos) << response.error;
+  EXPECT_EQ(server.received("POST"), 1);
+
+  // A timed-out GET is not retried either: its caller's time is up.
+  const HttpResponse get =
+      transport->send({.method = "GET", .pathAndQuery = "/version", .timeout = 1s});
+  EXPECT_TRUE(get.timedOut);
+  EXPECT_EQ(server.received("GET"), 1);
+}
+
+}  // namespace
+}  // namespace envop::kube
