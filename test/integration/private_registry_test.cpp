@@ -331,5 +331,30 @@ TEST_F(PrivateRegistryTest, LocalChartPathInstallsAndAnEditAtTheSameVersionRolls
   fs::remove_all(dir.parent_path(), ec);
 }
 
+TEST_F(PrivateRegistryTest, TheCrdTakesCredentialsSecretRef) {
+  const auto dryRun = [&](const Json& ref) {
+    const std::string name = uniqueName("creds");
+    const Json manifest = {
+        {"apiVersion", "envop.io/v1alpha1"},
+        {"kind", "Environment"},
+        {"metadata", {{"name", name}}},
+        {"spec",
+         {{"stage", "test"},
+          {"charts", {{"repository", charts_.repository}, {"credentialsSecretRef", ref}}}}}};
+    const fs::path file = root_ / (name + ".json");
+    writeFile(file, manifest.dump());
+    return LocalCluster::get().kubectl(
+        {"apply", "--validate=strict", "--dry-run=server", "-o", "json", "-f", file.string()});
+  };
+  const CommandResult ok = dryRun({{"name", "chart-login"}});
+  ASSERT_EQ(ok.exitCode, 0) << ok.err;
+  EXPECT_EQ(Json::parse(ok.out)["spec"]["charts"]["credentialsSecretRef"]["name"], "chart-login");
+  for (const Json& bad : {Json{{"name", "Bad_Name"}}, Json::object()}) {
+    const CommandResult refused = dryRun(bad);
+    EXPECT_NE(refused.exitCode, 0) << bad.dump();
+    EXPECT_THAT(refused.err, HasSubstr("spec.charts.credentialsSecretRef")) << bad.dump();
+  }
+}
+
 }  // namespace
 }  // namespace envop::testing
