@@ -163,14 +163,29 @@ std::optional<std::string> localChartDigest(const std::string& path, std::string
   return h.hex();
 }
 
-std::string withoutUserinfo(const std::string& url) {
+namespace {
+
+// [start, at) of "scheme://user:password@host/...", or nothing.
+std::optional<std::pair<std::size_t, std::size_t>> userinfoSpan(const std::string& url) {
   const std::size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
+  if (scheme == std::string::npos) return std::nullopt;
   const std::size_t start = scheme + 3;
   const std::size_t end = std::min(url.find('/', start), url.size());
   const std::size_t at = url.rfind('@', end);
-  if (at == std::string::npos || at < start) return url;
-  return url.substr(0, start) + url.substr(at + 1);
+  if (at == std::string::npos || at < start) return std::nullopt;
+  return std::make_pair(start, at);
+}
+
+std::string userinfoOf(const std::string& url) {
+  const auto span = userinfoSpan(url);
+  return span ? url.substr(span->first, span->second - span->first) : "";
+}
+
+}  // namespace
+
+std::string withoutUserinfo(const std::string& url) {
+  const auto span = userinfoSpan(url);
+  return span ? url.substr(0, span->first) + url.substr(span->second + 1) : url;
 }
 
 ChartSource::ChartSource(kube::ClientPtr client, helm::HelmDriver& helm, ChartSourceOptions options)
@@ -302,6 +317,15 @@ ChartResolution ChartSource::remoteDigest(const helm::ChartRef& ref, const Resol
 ChartResolution ChartSource::resolve(const std::string& environment, const std::string& ns,
                                      const ChartsSpec& charts, const ResolvedChart& chart) {
   helm::ChartRef ref = chartRefOf(chart);
+  // "https://user:password@host/...": helm must see it, nothing it prints may show it.
+  for (const std::string* url : {&ref.reference, &ref.repoUrl}) {
+    if (const std::string info = userinfoOf(*url); !info.empty()) {
+      helm_.addSecret(info);
+      if (const std::size_t colon = info.find(':'); colon != std::string::npos) {
+        helm_.addSecret(info.substr(colon + 1));
+      }
+    }
+  }
   if (chart.kind == ResolvedChart::Kind::kLocalPath) {
     // Read on every resolve: no process, and an edit at the same version is seen at once.
     std::string error;

@@ -297,6 +297,20 @@ TEST_F(ChartSourceTest, HttpsChartDigestIsTheSha256OfThePulledArchive) {
   EXPECT_EQ(fake_->count("pull"), 2);
 }
 
+TEST_F(ChartSourceTest, CredentialsInAChartUrlAreRedactedFromWhatHelmSays) {
+  fake_->on("pull", [](const FakeHelmRunner::Call& call) {
+    return FakeHelmRunner::fail("Error: failed to fetch " + call.argv.at(1) + " : 503\n");
+  });
+  const ResolvedChart https{.kind = ResolvedChart::Kind::kHttpsRepo,
+                            .reference = "https://bob:" + kPassword + "@charts.example/web-1.tgz",
+                            .chartName = "web-1.tgz",
+                            .host = "charts.example"};
+  const ChartUnavailable u = unavailable(source_->resolve("pro", "pro", {}, https));
+  EXPECT_THAT(u.message, HasSubstr("chart https://charts.example/web-1.tgz"));
+  EXPECT_THAT(u.message, HasSubstr("503"));
+  EXPECT_THAT(u.message, Not(HasSubstr(kPassword)));
+}
+
 TEST_F(ChartSourceTest, LocalChartResolvesWithoutHelmAndAMissingOneStalls) {
   writeFile(root_ / "chart/Chart.yaml", "name: web\nversion: 1.0.0\n");
   const ResolvedChart local{.kind = ResolvedChart::Kind::kLocalPath,
