@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "controller/environment/registry_credentials.h"
 #include "test/fakes/fake_helm_runner.h"
@@ -381,6 +382,21 @@ TEST_F(ChartSourceTest, LogsInOnceWithThePasswordOnStdinOnly) {
   EXPECT_EQ(digestOf(source_->resolve("pro", "pro", privateCharts(), oci())), kDigestA);
   EXPECT_EQ(fake_->count("registry"), 1);
   EXPECT_EQ(fake_->calls().front().stdinData, password_);
+}
+
+TEST_F(ChartSourceTest, ReleasesResolvingAtOnceShareOneLogin) {
+  putCredentials(kPassword);
+  std::vector<std::thread> releases;
+  std::vector<std::string> digests(8);
+  for (std::size_t i = 0; i < digests.size(); ++i) {
+    releases.emplace_back([&, i] {
+      const ChartResolution r = source_->resolve("pro", "pro", privateCharts(), oci());
+      if (const auto* available = std::get_if<ChartAvailable>(&r)) digests[i] = available->digest;
+    });
+  }
+  for (auto& t : releases) t.join();
+  for (const std::string& digest : digests) EXPECT_EQ(digest, kDigestA);
+  EXPECT_EQ(fake_->count("registry"), 1) << "logins of one Environment are serialised";
 }
 
 TEST_F(ChartSourceTest, WrongPasswordIsUnavailableWithTheRegistrys401AndNoPassword) {
