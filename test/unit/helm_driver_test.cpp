@@ -305,7 +305,8 @@ TEST(HelmDriver, FailsWithoutThrowingAndCountsEveryLabelSet) {
   const std::string text =
       prometheus::TextSerializer().Serialize(util::metricsRegistry().Collect());
   EXPECT_THAT(text, HasSubstr(R"(envop_helm_operations_total{op="rollback",result="timeout"} 0)"));
-  EXPECT_THAT(text, HasSubstr(R"(envop_helm_operation_duration_seconds_count{op="pull"} 0)"));
+  // Present, whatever other tests in this process (ChartSource's pulls) have counted.
+  EXPECT_THAT(text, HasSubstr(R"(envop_helm_operation_duration_seconds_count{op="pull"} )"));
   EXPECT_THAT(text,
               Not(HasSubstr(R"(envop_helm_operations_total{op="status",result="failure"} 0)")));
   std::filesystem::remove_all(dir);
