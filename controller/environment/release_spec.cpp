@@ -21,6 +21,17 @@ bool isDnsLabel(std::string_view s) {
   });
 }
 
+bool isDnsSubdomain(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    const std::size_t dot = std::min(s.find('.', start), s.size());
+    if (!isDnsLabel(s.substr(start, dot - start))) return false;
+    start = dot + 1;
+  }
+  return true;
+}
+
 ValuesSource parseValuesSource(FieldReader& r, const Json& item, const std::string& path) {
   ValuesSource source;
   const std::string kind = r.string(item, "kind", path + ".kind");
@@ -184,6 +195,13 @@ std::variant<ReleasesSpec, std::string> parseReleasesSpec(const Json& environmen
   }
   if (FieldReader::child(charts, "plainHTTP") != nullptr) {
     out.charts.plainHttp = r.boolean(charts, "plainHTTP", "spec.charts.plainHTTP", false);
+  }
+  if (FieldReader::child(charts, "credentialsSecretRef") != nullptr) {
+    const Json ref = r.object(charts, "credentialsSecretRef", "spec.charts.credentialsSecretRef");
+    out.charts.credentialsSecret = r.string(ref, "name", "spec.charts.credentialsSecretRef.name");
+    if (!isDnsSubdomain(out.charts.credentialsSecret)) {
+      r.fail("spec.charts.credentialsSecretRef.name: must be a Secret name (DNS-1123 subdomain)");
+    }
   }
   out.values = r.object(spec, "values", "spec.values");
   const Json releases = r.array(spec, "releases", "spec.releases");

@@ -22,6 +22,9 @@ inline constexpr const char* kDefaultValuesKey = "values.yaml";
 struct ChartsSpec {
   std::string repository;         // "" when unset; oci://, https:// or http://
   std::optional<bool> plainHttp;  // spec.charts.plainHTTP; unset: decided by the host
+  // spec.charts.credentialsSecretRef.name: a kubernetes.io/dockerconfigjson Secret in the
+  // stage namespace with the chart registries' logins; "" when unset.
+  std::string credentialsSecret;
 };
 
 struct ValuesSource {

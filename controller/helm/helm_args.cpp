@@ -15,6 +15,12 @@ bool hasSpace(const std::string& s) {
 // A value that helm would read as a flag, or that cannot be one argv word, is refused.
 bool isSafeValue(const std::string& s) { return !s.empty() && s[0] != '-' && !hasSpace(s); }
 
+// As resolveChart reads a release's chart: no scheme, and a '/' in it or a leading '.'.
+bool isLocalPath(const std::string& s) {
+  return s.find("://") == std::string::npos &&
+         (s.find('/') != std::string::npos || startsWith(s, "."));
+}
+
 bool isDns1123Label(const std::string& s, std::size_t maxLength) {
   if (s.empty() || s.size() > maxLength) return false;
   auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
@@ -87,7 +93,16 @@ ChartArgs chartArgs(const ChartRef& chart) {
     }
     c.source = ChartSource::kOci;
     c.argv.push_back(ref);
-  } else if (startsWith(ref, "/") || startsWith(ref, "./") || startsWith(ref, "../")) {
+  } else if (startsWith(ref, "https://") || startsWith(ref, "http://")) {
+    // The URL of a chart archive: helm downloads it as it is.
+    if (!chart.repoUrl.empty()) {
+      c.error = "chart reference " + ref + " is a URL; repoUrl must be empty";
+      return c;
+    }
+    c.source = ChartSource::kRepository;
+    c.argv.push_back(ref);
+  } else if (startsWith(ref, "/") || startsWith(ref, "./") || startsWith(ref, "../") ||
+             (isLocalPath(ref) && chart.repoUrl.empty())) {
     c.source = ChartSource::kLocal;
     c.argv.push_back(ref);
   } else if (startsWith(chart.repoUrl, "oci://")) {
@@ -116,6 +131,13 @@ ChartArgs chartArgs(const ChartRef& chart) {
   if (!chart.version.empty()) c.argv.insert(c.argv.end(), {"--version", chart.version});
   // --plain-http only means something to an OCI registry; helm ignores it elsewhere.
   if (chart.plainHttp && c.source == ChartSource::kOci) c.argv.push_back("--plain-http");
+  if (!chart.registryConfig.empty()) {
+    if (!isSafeValue(chart.registryConfig)) {
+      c.error = "invalid registry config path \"" + chart.registryConfig + "\"";
+      return c;
+    }
+    c.argv.insert(c.argv.end(), {"--registry-config", chart.registryConfig});
+  }
   return c;
 }
 
@@ -203,7 +225,7 @@ Args pullArgs(const ChartRef& chart, const std::string& destination) {
 }
 
 Args registryLoginArgs(const std::string& host, const std::string& username, bool plainHttp,
-                       bool insecure) {
+                       bool insecure, const std::string& registryConfig) {
   if (!isSafeValue(host) || host.find("://") != std::string::npos) {
     return Args{.error = "invalid registry host \"" + host + "\": want host[:port]"};
   }
@@ -211,6 +233,10 @@ Args registryLoginArgs(const std::string& host, const std::string& username, boo
   Args a{.argv = {"registry", "login", host, "--username", username, "--password-stdin"}};
   if (plainHttp) a.argv.push_back("--plain-http");
   if (insecure) a.argv.push_back("--insecure");
+  if (!registryConfig.empty()) {
+    if (!isSafeValue(registryConfig)) return Args{.error = "invalid registry config path"};
+    a.argv.insert(a.argv.end(), {"--registry-config", registryConfig});
+  }
   return a;
 }
 

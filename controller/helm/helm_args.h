@@ -11,14 +11,20 @@
 
 namespace envop::helm {
 
-// Where a chart comes from. `reference` is a full "oci://host/repo/name[:tag|@digest]", a local
-// path ("/abs", "./rel", "../rel"), or a bare chart name resolved under `repoUrl`, which is an
-// OCI repository ("oci://host/repo") or a classic chart repository ("https://...").
+// Where a chart comes from. `reference` is a full "oci://host/repo/name[:tag|@digest]", the URL
+// of a chart archive ("https://host/path/name-1.2.3.tgz"), a local path ("/abs", "./rel",
+// "../rel", "dir/chart"), or a bare chart name resolved under `repoUrl`, which is an OCI
+// repository ("oci://host/repo") or a classic chart repository ("https://...").
 struct ChartRef {
   std::string reference;
   std::string repoUrl;
   std::string version;     // a semver or a range; empty: the latest
   bool plainHttp = false;  // OCI over plain HTTP (a loopback registry)
+  // helm's --registry-config for this call: the file an Environment's registry logins live
+  // in, so one Environment's credentials never serve another's charts. Empty: the driver's.
+  std::string registryConfig;
+
+  bool operator==(const ChartRef&) const = default;
 };
 
 enum class ChartSource { kOci, kRepository, kLocal };
@@ -74,8 +80,9 @@ Args valuesArgs(const std::string& release, const std::string& ns);
 Args listArgs(const std::string& ns);  // every state, not only deployed
 Args showChartArgs(const ChartRef& chart);
 Args pullArgs(const ChartRef& chart, const std::string& destination);
-// The password travels on stdin (--password-stdin), never in argv.
+// The password travels on stdin (--password-stdin), never in argv. registryConfig: the file
+// the login is stored in (helm's --registry-config); empty: the driver's default.
 Args registryLoginArgs(const std::string& host, const std::string& username, bool plainHttp,
-                       bool insecure);
+                       bool insecure, const std::string& registryConfig = "");
 
 }  // namespace envop::helm

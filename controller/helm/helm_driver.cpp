@@ -215,12 +215,16 @@ HelmResult HelmDriver::run(const char* op, const Args& args, std::chrono::millis
     return r;
   }
   std::string exe = config_.helmBinary;
-  if (exe.find('/') == std::string::npos) exe = boost::process::search_path(exe).string();
+  if (exe.find('/') == std::string::npos && !config_.runner) {
+    exe = boost::process::search_path(exe).string();
+  }
   if (exe.empty()) {
     r.error = "helm binary \"" + config_.helmBinary + "\" is not on PATH";
     return r;
   }
-  const ProcessOutput p = runProcess(exe, args.argv, childEnvironment(), stdinData, timeout);
+  const ProcessOutput p =
+      config_.runner ? config_.runner(exe, args.argv, childEnvironment(), stdinData, timeout)
+                     : runProcess(exe, args.argv, childEnvironment(), stdinData, timeout);
   const std::vector<std::string> hidden = secrets();
   const std::string err = redact(p.err, hidden);
   r.exitCode = p.exitCode;
@@ -320,8 +324,9 @@ HelmOutcome<std::vector<ReleaseSummary>> HelmDriver::list(const std::string& ns)
 }
 
 HelmResult HelmDriver::registryLogin(const std::string& host, const std::string& username,
-                                     const std::string& password, bool plainHttp, bool insecure) {
-  Args args = registryLoginArgs(host, username, plainHttp, insecure);
+                                     const std::string& password, bool plainHttp, bool insecure,
+                                     const std::string& registryConfig) {
+  Args args = registryLoginArgs(host, username, plainHttp, insecure, registryConfig);
   if (password.empty()) args.error = "empty registry password for " + host;
   addSecret(password);
   HelmResult r = run("login", args, ms(config_.defaultTimeout), password);

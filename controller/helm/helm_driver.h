@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,6 +19,7 @@
 
 #include "controller/helm/helm_args.h"
 #include "controller/helm/helm_output.h"
+#include "controller/helm/helm_process.h"
 
 namespace envop::helm {
 
@@ -28,6 +30,12 @@ struct HelmConfig {
   std::chrono::seconds defaultTimeout{300};
   // Added to helm's own --timeout before the child is killed, so helm can fail cleanly first.
   std::chrono::seconds killGrace{30};
+  // What runs a helm child; empty: runProcess. Unit tests put a fake here (test/fakes/
+  // fake_helm_runner.h) so code that drives helm is tested without a process.
+  std::function<ProcessOutput(const std::string& executable, const std::vector<std::string>& args,
+                              const std::map<std::string, std::string>& environment,
+                              const std::string& stdinData, std::chrono::milliseconds timeout)>
+      runner;
 };
 
 struct HelmResult {
@@ -74,10 +82,11 @@ class HelmDriver final {
   HelmOutcome<std::string> getManifest(const std::string& release, const std::string& ns);
   HelmOutcome<nlohmann::json> getValues(const std::string& release, const std::string& ns);
   HelmOutcome<std::vector<ReleaseSummary>> list(const std::string& ns);
-  // The password goes to helm on stdin and is added to the secrets to redact.
+  // The password goes to helm on stdin and is added to the secrets to redact. registryConfig:
+  // the file the login is stored in (helm's --registry-config); empty: the driver's default.
   HelmResult registryLogin(const std::string& host, const std::string& username,
                            const std::string& password, bool plainHttp = false,
-                           bool insecure = false);
+                           bool insecure = false, const std::string& registryConfig = "");
   // Chart.yaml's name/version and, for OCI, the manifest digest helm resolved.
   HelmOutcome<ChartInfo> showChart(const ChartRef& chart);
   // Downloads the chart archive into `destination`.

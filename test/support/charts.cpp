@@ -12,10 +12,34 @@ namespace fs = std::filesystem;
 
 std::string testChartsDir() { return std::string(ENVOP_SOURCE_DIR) + "/test/charts"; }
 
-TestRegistry::TestRegistry()
+namespace {
+
+// Runs argv with `input` on its stdin (runCommand closes stdin): through sh, the input in the
+// environment, so it is in no argument of any process.
+CommandResult runWithStdin(const std::vector<std::string>& argv, const std::string& input,
+                           std::map<std::string, std::string> env = {}) {
+  std::vector<std::string> shell = {"/bin/sh", "-c",
+                                    "printf '%s\\n' \"$ENVOP_TEST_STDIN\" | \"$0\" \"$@\""};
+  shell.insert(shell.end(), argv.begin(), argv.end());
+  env["ENVOP_TEST_STDIN"] = input;
+  return runCommand(shell, env);
+}
+
+}  // namespace
+
+TestRegistry::TestRegistry() : TestRegistry(RegistryAccount{}) {}
+
+TestRegistry::TestRegistry(RegistryAccount login)
     : dir(std::string(ENVOP_BINARY_DIR) + "/" + uniqueName("chart-registry")) {
   fs::create_directories(dir);
-  const CommandResult r = runCommand({clusterScripts() + "/registry-up", dir});
+  CommandResult r;
+  if (login.username.empty()) {
+    r = runCommand({clusterScripts() + "/registry-up", dir});
+  } else {
+    r = runWithStdin({clusterScripts() + "/registry-up", dir, "--htpasswd", login.username},
+                     login.password);
+    account = std::move(login);
+  }
   if (r.exitCode != 0) throw std::runtime_error("registry-up " + dir + ": " + r.out + r.err);
   std::ifstream env(dir + "/registry.env");
   for (std::string line; std::getline(env, line);) {
@@ -27,7 +51,9 @@ TestRegistry::TestRegistry()
   }
 }
 
-TestRegistry::~TestRegistry() { runCommand({clusterScripts() + "/registry-down", dir}); }
+TestRegistry::~TestRegistry() { stop(); }
+
+void TestRegistry::stop() { runCommand({clusterScripts() + "/registry-down", dir}); }
 
 std::map<std::string, std::string> isolatedHelmEnv(const std::string& dir) {
   return {
@@ -51,13 +77,60 @@ CommandResult mustRun(const std::vector<std::string>& argv,
   return r;
 }
 
+// A private registry's login, into the registry config of `env` (HELM_REGISTRY_CONFIG).
+void logIn(const TestRegistry& registry, const std::string& helmBinary,
+           const std::map<std::string, std::string>& env) {
+  if (!registry.account) return;
+  const CommandResult r =
+      runWithStdin({helmBinary, "registry", "login", registry.host, "--username",
+                    registry.account->username, "--password-stdin", "--plain-http"},
+                   registry.account->password, env);
+  if (r.exitCode != 0) {
+    throw std::runtime_error("helm registry login " + registry.host + " exited " +
+                             std::to_string(r.exitCode) + ": " + r.out + r.err);
+  }
+}
+
 }  // namespace
+
+PushedChart pushChart(const TestRegistry& registry, const std::string& helmBinary,
+                      const std::string& chart, const std::string& version,
+                      const std::string& project) {
+  const fs::path work = fs::path(registry.dir) / uniqueName("push");
+  fs::create_directories(work / "packages");
+  const std::map<std::string, std::string> env = isolatedHelmEnv(work.string());
+  logIn(registry, helmBinary, env);
+  mustRun({helmBinary, "package", chart, "--version", version, "-d", (work / "packages").string()},
+          env);
+  std::string name;
+  for (const auto& entry : fs::directory_iterator(work / "packages")) {
+    name = entry.path().filename().string();
+  }
+  if (name.empty()) throw std::runtime_error("helm package made nothing of " + chart);
+  const std::string repository = "oci://" + registry.host + "/" + project;
+  const CommandResult pushed = mustRun(
+      {helmBinary, "push", (work / "packages" / name).string(), repository, "--plain-http"}, env);
+  std::error_code ignored;
+  fs::remove_all(work, ignored);
+  PushedChart out;
+  // <name>-<version>.tgz → oci://HOST/<project>/<name>:<version>
+  const std::string suffix = "-" + version + ".tgz";
+  out.reference = repository + "/" + name.substr(0, name.size() - suffix.size()) + ":" + version;
+  const std::string text = pushed.out + "\n" + pushed.err;
+  const std::size_t at = text.find("Digest: ");
+  if (at != std::string::npos) out.digest = text.substr(at + 8, text.find('\n', at) - at - 8);
+  if (out.digest.rfind("sha256:", 0) != 0) {
+    throw std::runtime_error("helm push reported no digest: " + text);
+  }
+  return out;
+}
 
 std::vector<std::string> pushTestCharts(const TestRegistry& registry,
                                         const std::string& helmBinary) {
   const fs::path work = fs::path(registry.dir) / uniqueName("push");
   fs::create_directories(work / "packages");
   const std::map<std::string, std::string> env = isolatedHelmEnv(work.string());
+  logIn(registry, helmBinary, env);
   const fs::path charts = testChartsDir();
 
   struct Build {

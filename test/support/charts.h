@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,16 +23,27 @@ inline const std::string kBrokenVersion = "1.1.0";
 // The repository's test/charts directory.
 std::string testChartsDir();
 
+struct RegistryAccount {
+  std::string username;
+  std::string password;
+};
+
 // An OCI registry on loopback (plain HTTP), started with test/cluster/registry-up into a fresh
 // directory under ENVOP_BINARY_DIR and stopped (registry-down) in the destructor.
 struct TestRegistry {
   TestRegistry();  // throws std::runtime_error with registry-up's output on failure
+  // A private registry: every request needs HTTP basic auth as `account` (htpasswd, bcrypt).
+  explicit TestRegistry(RegistryAccount account);
   ~TestRegistry();
   TestRegistry(const TestRegistry&) = delete;
   TestRegistry& operator=(const TestRegistry&) = delete;
 
-  std::string dir;   // registry-up's DIR: registry.env, registry.log, storage
-  std::string host;  // 127.0.0.1:PORT
+  // registry-down: the registry stops answering (a registry outage); the storage stays.
+  void stop();
+
+  std::string dir;                         // registry-up's DIR: registry.env, registry.log, storage
+  std::string host;                        // 127.0.0.1:PORT
+  std::optional<RegistryAccount> account;  // set for a private registry
 
   // Where pushTestCharts puts the charts: oci://HOST/springcloud.
   std::string repository() const { return "oci://" + host + "/springcloud"; }
@@ -48,5 +60,17 @@ std::map<std::string, std::string> isolatedHelmEnv(const std::string& dir);
 // std::runtime_error with helm's output when a step fails.
 std::vector<std::string> pushTestCharts(const TestRegistry& registry,
                                         const std::string& helmBinary);
+
+// `helm package`s the chart directory `chart` at `version` and `helm push`es it to
+// oci://HOST/<project>; for a private registry helm is first logged in (`helm registry login`,
+// the password on stdin) into a registry config of the push's own, so neither the host's nor
+// the controller's helm state learns the login.
+struct PushedChart {
+  std::string reference;  // oci://HOST/<project>/<name>:<version>
+  std::string digest;     // the manifest digest helm push reported
+};
+PushedChart pushChart(const TestRegistry& registry, const std::string& helmBinary,
+                      const std::string& chart, const std::string& version,
+                      const std::string& project = "springcloud");
 
 }  // namespace envop::testing

@@ -291,6 +291,19 @@ TEST(ReleaseDigest, AnyChangeChangesTheDigest) {
             base);
 }
 
+TEST(ReleaseSpec, ParsesChartsCredentialsSecretRef) {
+  const ReleasesSpec s = mustParse(Json::parse(
+      R"({"charts": {"repository": "oci://r.example/p", "credentialsSecretRef": {"name": "charts-login"}}})"));
+  EXPECT_EQ(s.charts.credentialsSecret, "charts-login");
+  EXPECT_EQ(mustParse(Json::object()).charts.credentialsSecret, "");
+  for (const Json& bad : {R"({"charts": {"credentialsSecretRef": {}}})"_json,
+                          R"({"charts": {"credentialsSecretRef": {"name": "Bad_Name"}}})"_json,
+                          R"({"charts": {"credentialsSecretRef": "charts-login"}})"_json}) {
+    EXPECT_NE(parseError(bad).find("spec.charts.credentialsSecretRef"), std::string::npos)
+        << bad.dump() << " -> " << parseError(bad);
+  }
+}
+
 }  // namespace
 }  // namespace envop::environment
 
