@@ -289,10 +289,13 @@ ChartResolution ChartSource::pulledDigest(const helm::ChartRef& ref, const Resol
   return out;
 }
 
-ChartResolution ChartSource::remoteDigest(const helm::ChartRef& ref, const ResolvedChart& chart) {
+ChartResolution ChartSource::remoteDigest(const helm::ChartRef& ref, const ResolvedChart& chart,
+                                          bool fresh) {
   const std::string key = ref.registryConfig + "\n" + ref.reference + "\n" + ref.repoUrl + "\n" +
                           ref.version + (ref.plainHttp ? "\nplain" : "");
-  if (auto digest = cachedDigest(key)) return ChartAvailable{ref, *digest};
+  if (!fresh) {
+    if (auto digest = cachedDigest(key)) return ChartAvailable{ref, *digest};
+  }
 
   ChartResolution resolved = ChartUnavailable{};
   if (chart.kind == ResolvedChart::Kind::kOci) {
@@ -315,7 +318,8 @@ ChartResolution ChartSource::remoteDigest(const helm::ChartRef& ref, const Resol
 }
 
 ChartResolution ChartSource::resolve(const std::string& environment, const std::string& ns,
-                                     const ChartsSpec& charts, const ResolvedChart& chart) {
+                                     const ChartsSpec& charts, const ResolvedChart& chart,
+                                     bool fresh) {
   helm::ChartRef ref = chartRefOf(chart);
   // "https://user:password@host/...": helm must see it, nothing it prints may show it.
   for (const std::string* url : {&ref.reference, &ref.repoUrl}) {
@@ -374,7 +378,7 @@ ChartResolution ChartSource::resolve(const std::string& environment, const std::
       ref.registryConfig = registryConfigPath(environment);
     }
   }
-  return remoteDigest(ref, chart);
+  return remoteDigest(ref, chart, fresh);
 }
 
 void ChartSource::forget(const std::string& environment) {

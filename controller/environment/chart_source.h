@@ -59,9 +59,11 @@ class ChartSource final {
   ChartSource(kube::ClientPtr client, helm::HelmDriver& helm, ChartSourceOptions options = {});
 
   // `environment` keys the login state and the registry config; `ns` is the stage namespace
-  // the credentials Secret lives in. Safe to call from several threads at once.
+  // the credentials Secret lives in. fresh: ask the registry even if a digest is cached (right
+  // before an install or upgrade, so a cache never hides an outage). Safe to call from several
+  // threads at once.
   ChartResolution resolve(const std::string& environment, const std::string& ns,
-                          const ChartsSpec& charts, const ResolvedChart& chart);
+                          const ChartsSpec& charts, const ResolvedChart& chart, bool fresh = false);
 
   // The Environment is gone: drop its logins, its registry config file and its cached digests.
   void forget(const std::string& environment);
@@ -82,7 +84,7 @@ class ChartSource final {
                           const RegistryLogin& login, bool plainHttp);
   std::optional<std::string> cachedDigest(const std::string& key);
   void cacheDigest(const std::string& key, const std::string& digest);
-  ChartResolution remoteDigest(const helm::ChartRef& ref, const ResolvedChart& chart);
+  ChartResolution remoteDigest(const helm::ChartRef& ref, const ResolvedChart& chart, bool fresh);
   // `helm pull` into a fresh directory and the sha256 of the archive it left there.
   ChartResolution pulledDigest(const helm::ChartRef& ref, const ResolvedChart& chart);
 

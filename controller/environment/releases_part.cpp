@@ -24,17 +24,21 @@ constexpr auto kDeployedMemory = 30s;
 // abandoned.
 constexpr auto kLockMargin = 30s;
 
-helm::ChartRef chartRefOf(const ResolvedChart& chart) {
-  switch (chart.kind) {
-    case ResolvedChart::Kind::kOci:
-      return {.reference = chart.reference, .version = chart.version, .plainHttp = chart.plainHttp};
-    case ResolvedChart::Kind::kHttpsRepo:
-      if (chart.repoUrl.empty()) return {.reference = chart.reference, .version = chart.version};
-      return {.reference = chart.chartName, .repoUrl = chart.repoUrl, .version = chart.version};
-    case ResolvedChart::Kind::kLocalPath:
-      return {.reference = chart.reference, .version = chart.version};
+// A chart as this pass sees it.
+struct Chart {
+  bool available = false;
+  bool stalled = false;
+  helm::ChartRef ref;
+  std::string digest;
+  std::string message;
+};
+
+Chart chartOf(ChartResolution resolution) {
+  if (auto* ok = std::get_if<ChartAvailable>(&resolution)) {
+    return {.available = true, .ref = std::move(ok->ref), .digest = std::move(ok->digest)};
   }
-  return {};
+  auto& no = std::get<ChartUnavailable>(resolution);
+  return {.stalled = no.stalled, .message = std::move(no.message)};
 }
 
 std::string chartLabel(const ReleaseSpec& release) {
@@ -90,7 +94,7 @@ ReleasesPart::ReleasesPart(kube::ClientPtr client, helm::HelmDriver& helm,
       helm_(helm),
       references_(references),
       helmSecrets_(std::move(helmSecrets)),
-      chartRecheck_(chartRecheck),
+      charts_(client, helm, {.digestTtl = chartRecheck}),
       drift_(client, helm) {}
 
 std::optional<Json> ReleasesPart::resolveValues(const std::string& ns, const ReleasesSpec& spec,
@@ -139,34 +143,6 @@ std::optional<Json> ReleasesPart::resolveValues(const std::string& ns, const Rel
     layers.push_back(std::get<Json>(std::move(parsed)));
   }
   return mergeReleaseValues(spec.values, layers, release.values);
-}
-
-ReleasesPart::Chart ReleasesPart::resolveChartDigest(const helm::ChartRef& ref,
-                                                     const ResolvedChart& chart, bool fresh) {
-  if (chart.kind != ResolvedChart::Kind::kOci) {
-    return {.available = true, .digest = chart.version};
-  }
-  const std::string key = ref.reference + "@" + ref.version;
-  const auto now = std::chrono::steady_clock::now();
-  if (!fresh) {
-    std::lock_guard lock(mu_);
-    auto it = chartDigests_.find(key);
-    if (it != chartDigests_.end() && now - it->second.second < chartRecheck_) {
-      return {.available = true, .digest = it->second.first};
-    }
-  }
-  auto shown = helm_.showChart(ref);
-  if (!shown.ok()) {
-    // Never a stand-in digest: that would look like a new chart, and upgrade (then roll
-    // back) a release that is deployed and healthy.
-    return {.available = false,
-            .message = "chart " + chart.chartName + (ref.version.empty() ? "" : " " + ref.version) +
-                       " cannot be fetched from " + chart.repoUrl + ": " + shown.result.message()};
-  }
-  const std::string digest = shown.value.digest.empty() ? shown.value.version : shown.value.digest;
-  std::lock_guard lock(mu_);
-  chartDigests_[key] = {digest, now};
-  return {.available = true, .digest = digest};
 }
 
 std::optional<StoredRelease> ReleasesPart::observeStored(const std::string& key,
@@ -218,18 +194,24 @@ bool ReleasesPart::observeInputs(const EnvironmentSpec& env, const ReleasesSpec&
   }
   entry.chart = std::get<ResolvedChart>(resolved);
   entry.ref = chartRefOf(entry.chart);
+  if (!spec.charts.credentialsSecret.empty()) {
+    // So that the Secret, once made or fixed, wakes the Environment.
+    entry.references.insert("Secret/" + env.namespace_.name + "/" + spec.charts.credentialsSecret);
+  }
   auto values = resolveValues(env.namespace_.name, spec, release, entry);
   if (!values) return false;
   entry.values = std::move(*values);
   return true;
 }
 
-void ReleasesPart::process(const EnvironmentSpec& env, const ReleaseSpec& release, Entry& entry) {
+void ReleasesPart::process(const EnvironmentSpec& env, const ChartsSpec& charts,
+                           const ReleaseSpec& release, Entry& entry) {
   const std::string& ns = env.namespace_.name;
   const std::string key = env.name + "/" + release.name;
 
   // Observe.
-  Chart chart = resolveChartDigest(entry.ref, entry.chart, false);
+  const Chart chart = chartOf(charts_.resolve(env.name, ns, charts, entry.chart));
+  if (chart.available) entry.ref = chart.ref;
   std::string error;
   std::optional<StoredRelease> stored = observeStored(key, release.name, ns, error);
   if (!error.empty()) return entry.fail(State::kFailed, "HelmStorageUnreadable", error);
@@ -296,7 +278,7 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ReleaseSpec& releas
           return;
         }
         case ReleaseState::kChartUnavailable:
-          return entry.fail(State::kFailed, "ChartUnavailable",
+          return entry.fail(chart.stalled ? State::kStalled : State::kFailed, "ChartUnavailable",
                             "release " + release.name + ": " + chart.message);
         default:  // kRemediationExhausted
           return entry.fail(State::kStalled, "RemediationExhausted",
@@ -367,11 +349,12 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ReleaseSpec& releas
   }
 
   // Install, upgrade or repair: the chart must really be there now, not just in the cache.
-  const Chart now = resolveChartDigest(entry.ref, entry.chart, true);
+  const Chart now = chartOf(charts_.resolve(env.name, ns, charts, entry.chart, true));
   if (!now.available) {
-    return entry.fail(State::kFailed, "ChartUnavailable",
+    return entry.fail(now.stalled ? State::kStalled : State::kFailed, "ChartUnavailable",
                       "release " + release.name + ": " + now.message);
   }
+  entry.ref = now.ref;
   const std::string digest = releaseDigest(entry.chart, now.digest, entry.values);
   const ActionOutcome applied =
       applyRelease(helm_, {.name = release.name,
@@ -406,7 +389,8 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ReleaseSpec& releas
                        entry.repaired.end());
   // A registry that went away between the look and the pull is an outage, not a failure
   // of the release: it counts towards no retry and so never towards a rollback.
-  if (const Chart after = resolveChartDigest(entry.ref, entry.chart, true); !after.available) {
+  if (const Chart after = chartOf(charts_.resolve(env.name, ns, charts, entry.chart, true));
+      !after.available) {
     return entry.fail(State::kFailed, "ChartUnavailable",
                       "release " + release.name + ": " + after.message);
   }
@@ -455,6 +439,7 @@ void ReleasesPart::uninstallRemoved(const EnvironmentSpec& env, const ReleasesSp
 
 void ReleasesPart::forget(const EnvironmentSpec& env) {
   references_.set(env.name, {});
+  charts_.forget(env.name);
   std::lock_guard lock(mu_);
   const std::string prefix = env.name + "/";
   for (auto* map : {&deployed_}) {
@@ -523,9 +508,9 @@ ReleasesReport ReleasesPart::reconcile(const EnvironmentSpec& env, const Json& o
           entry.status["status"] = entry.status.value("status", "waiting");
           continue;
         }
-        running.push_back(std::async(std::launch::async, [this, &env, &entry, name] {
+        running.push_back(std::async(std::launch::async, [this, &env, &spec, &entry, name] {
           try {
-            process(env, *entry.release, entry);
+            process(env, spec.charts, *entry.release, entry);
           } catch (const std::exception& e) {
             entry.fail(State::kFailed, "ReleaseFailed", "release " + name + ": " + e.what());
           }

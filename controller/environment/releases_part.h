@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/environment/chart_source.h"
 #include "controller/environment/helm_storage.h"
 #include "controller/environment/release_drift.h"
 #include "controller/environment/release_plan.h"
@@ -71,18 +72,12 @@ class ReleasesPart final {
 
  private:
   struct Entry;  // one release's pass
-  struct Chart {
-    bool available = false;
-    bool stalled = false;
-    std::string digest;
-    std::string message;
-  };
   bool observeInputs(const EnvironmentSpec& env, const ReleasesSpec& spec,
                      const ReleaseSpec& release, const Json& previous, Entry& entry);
-  void process(const EnvironmentSpec& env, const ReleaseSpec& release, Entry& entry);
+  void process(const EnvironmentSpec& env, const ChartsSpec& charts, const ReleaseSpec& release,
+               Entry& entry);
   std::optional<Json> resolveValues(const std::string& ns, const ReleasesSpec& spec,
                                     const ReleaseSpec& release, Entry& entry);
-  Chart resolveChartDigest(const helm::ChartRef& ref, const ResolvedChart& chart, bool fresh);
   std::optional<StoredRelease> observeStored(const std::string& key, const std::string& release,
                                              const std::string& ns, std::string& error);
   void uninstallRemoved(const EnvironmentSpec& env, const ReleasesSpec& spec, const Json& previous,
@@ -92,11 +87,9 @@ class ReleasesPart final {
   helm::HelmDriver& helm_;
   ValuesReferences& references_;
   runtime::StorePtr helmSecrets_;
-  std::chrono::seconds chartRecheck_;
+  ChartSource charts_;
   ReleaseDrift drift_;
   std::mutex mu_;
-  std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>>
-      chartDigests_;                               // reference@version -> digest
   std::map<std::string, FailureRecord> failures_;  // env/release -> failure record
   // What this process deployed. Helm's storage cache says the same once the informer
   // delivers it; until then this stops a second upgrade.
