@@ -1,0 +1,275 @@
+// Releases that never hurt a healthy service: a registry outage changes nothing that is
+// deployed, a failed uninstall is not reported as Ready, drift of any object a release owns
+// is put back (or only reported, or left to its other owner, as driftDetection says), and a
+// resync of an unchanged stage runs no helm process at all. Real control plane, real helm,
+// real registry; faults are real too (the registry killed, a helm that fails to uninstall).
+#include <sys/stat.h>
+
+#include "test/support/releases_fixture.h"
+
+namespace envop::testing {
+namespace {
+
+// Every release with the harshest remediation: were a registry outage ever counted as a
+// failure, the first one would uninstall the release.
+constexpr const char* kFragileStage = R"(
+    - name: config-server
+      chart: config-server
+      version: 1.0.0
+      remediation: {retries: 0, onFailure: Uninstall}
+    - name: registry
+      chart: registry
+      version: 1.0.0
+      remediation: {retries: 0, onFailure: Uninstall}
+    - name: gateway
+      chart: gateway
+      version: 1.0.0
+      dependsOn: [config-server]
+      remediation: {retries: 0, onFailure: Uninstall}
+    - name: orders
+      chart: orders
+      version: 1.0.0
+      dependsOn: [config-server]
+      remediation: {retries: 0, onFailure: Rollback}
+)";
+
+TEST_F(ReleasesTest, ARegistryOutageNeverTouchesDeployedReleases) {
+  // Digests are looked up again every 2 s, so the outage is seen at once.
+  startController({"--chart-recheck-interval=2s"});
+  ASSERT_EQ(applyEnvironment(kFragileStage).exitCode, 0);
+  ASSERT_TRUE(within(180s, [&] { return releasesReady(); })) << diagnostics();
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
+  const std::map<std::string, int> before = revisions();
+  ASSERT_EQ(before.size(), 4u) << diagnostics();
+  const double changesBefore = stateChangingHelmOps();
+
+  stopRegistry();
+  // Touched, and one release's values changed: the upgrade it needs cannot happen.
+  ASSERT_EQ(kubectl({"annotate", "environment", kEnv, "touched=1"}).exitCode, 0);
+  ASSERT_EQ(patchEnvironment(
+                R"([{"op":"add","path":"/spec/releases/1/values","value":{"greeting":"later"}}])")
+                .exitCode,
+            0);
+  Json unavailable;
+  ASSERT_TRUE(within(60s, [&] {
+    unavailable = currentCondition("ReleasesReady");
+    return unavailable.is_object() && unavailable.value("reason", "") == "ChartUnavailable";
+  })) << diagnostics();
+  const std::string message = unavailable.value("message", "");
+  // It names a release and the repository it could not reach.
+  EXPECT_NE(message.find("release config-server"), std::string::npos) << message;
+  EXPECT_NE(message.find(registry_->host), std::string::npos) << message;
+
+  // Retried with backoff, again and again, and still nothing is written to any release.
+  const double reconciles = controller_->reconciles();
+  ASSERT_TRUE(within(120s, [&] { return controller_->reconciles() >= reconciles + 6; }))
+      << diagnostics();
+  EXPECT_EQ(stateChangingHelmOps(), changesBefore) << controller_->metrics();
+  EXPECT_EQ(revisions(), before) << diagnostics();
+  for (const auto& [name, revision] : before) {
+    EXPECT_EQ(latest(name).value("status", ""), "deployed") << name << diagnostics();
+    EXPECT_EQ(releaseStatus(name).value("status", ""), "deployed") << name;
+  }
+  EXPECT_EQ(setting("registry", "greeting"), "hello from registry");
+
+  // Back: the pending change is made, and nothing else.
+  restartRegistry();
+  ASSERT_TRUE(within(150s, [&] { return releasesReady(); })) << diagnostics();
+  EXPECT_EQ(setting("registry", "greeting"), "later");
+  std::map<std::string, int> after = before;
+  after["registry"] += 1;
+  EXPECT_EQ(revisions(), after) << diagnostics();
+  EXPECT_EQ(helmOps("rollback") + helmOps("uninstall"), 0) << controller_->metrics();
+}
+
+TEST_F(ReleasesTest, AnOutageWithNothingToChangeReportsAndThenRecoversWithoutARevision) {
+  startController({"--chart-recheck-interval=2s"});
+  ASSERT_EQ(applyEnvironment(kFragileStage).exitCode, 0);
+  ASSERT_TRUE(within(180s, [&] { return releasesReady(); })) << diagnostics();
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
+  const std::map<std::string, int> before = revisions();
+  const double changesBefore = stateChangingHelmOps();
+
+  stopRegistry();
+  ASSERT_EQ(kubectl({"annotate", "environment", kEnv, "touched=1"}).exitCode, 0);
+  ASSERT_TRUE(within(60s, [&] {
+    const Json c = currentCondition("ReleasesReady");
+    return c.is_object() && c.value("reason", "") == "ChartUnavailable";
+  })) << diagnostics();
+  restartRegistry();
+  ASSERT_TRUE(within(150s, [&] { return releasesReady(); })) << diagnostics();
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
+  EXPECT_EQ(revisions(), before) << diagnostics();
+  EXPECT_EQ(stateChangingHelmOps(), changesBefore) << controller_->metrics();
+}
+
+// A helm whose uninstall always fails; every other command is the real helm's.
+std::string faultyHelm(const std::string& dir, const std::string& realHelm) {
+  const std::string path = dir + "/helm-that-cannot-uninstall";
+  std::ofstream(path) << "#!/bin/sh\n"
+                         "if [ \"$1\" = uninstall ]; then\n"
+                         "  echo 'Error: uninstallation completed with 1 error(s): injected' >&2\n"
+                         "  exit 1\n"
+                         "fi\n"
+                         "exec '"
+                      << realHelm << "' \"$@\"\n";
+  ::chmod(path.c_str(), 0755);
+  return path;
+}
+
+TEST_F(ReleasesTest, ARemovedReleaseWhoseUninstallFailsKeepsReleasesNotReady) {
+  startController({"--helm-binary=" + faultyHelm(cluster_->dir(), helm_)});
+  ASSERT_EQ(applyEnvironment(R"(
+    - name: config-server
+      chart: config-server
+      version: 1.0.0
+    - name: registry
+      chart: registry
+      version: 1.0.0
+)")
+                .exitCode,
+            0);
+  ASSERT_TRUE(within(180s, [&] { return releasesReady(); })) << diagnostics();
+  ASSERT_EQ(applyEnvironment(R"(
+    - name: config-server
+      chart: config-server
+      version: 1.0.0
+)")
+                .exitCode,
+            0);
+  Json failed;
+  ASSERT_TRUE(within(60s, [&] {
+    failed = currentCondition("ReleasesReady");
+    return failed.is_object() && failed["status"] == "False";
+  })) << diagnostics();
+  EXPECT_EQ(failed.value("reason", ""), "UninstallFailed") << failed.dump();
+  EXPECT_NE(failed.value("message", "").find("registry"), std::string::npos) << failed.dump();
+  // It stays so: later passes (config-server in step) do not paper over it.
+  const double reconciles = controller_->reconciles();
+  ASSERT_TRUE(within(90s, [&] { return controller_->reconciles() >= reconciles + 3; }));
+  const Json still = currentCondition("ReleasesReady");
+  EXPECT_EQ(still.value("status", ""), "False") << diagnostics();
+  EXPECT_FALSE(releaseStatus("registry").empty()) << "the release left status before it was gone";
+  EXPECT_FALSE(history("registry").empty());
+}
+
+TEST_F(ReleasesTest, EditsAndDeletesOfAnyObjectOfAReleaseArePutBackWithAnEvent) {
+  ASSERT_EQ(applyEnvironment(R"(
+    - name: gateway
+      chart: gateway
+      version: 1.0.0
+    - name: agent
+      chart: agent
+      version: 1.0.0
+)")
+                .exitCode,
+            0);
+  ASSERT_TRUE(within(180s, [&] { return releasesReady(); })) << diagnostics();
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
+  const std::map<std::string, int> before = revisions();
+
+  // A Service's port.
+  ASSERT_EQ(kubectl({"patch", "service", "gateway", "-n", kNs, "--type=json", "-p",
+                     R"([{"op":"replace","path":"/spec/ports/0/port","value":9999}])"})
+                .exitCode,
+            0);
+  EXPECT_TRUE(within(60s, [&] {
+    const Json svc = get({"service", "gateway", "-n", kNs});
+    return svc.is_object() && svc["spec"]["ports"].size() == 1 &&
+           svc["spec"]["ports"][0].value("port", 0) == 8080;
+  })) << get({"service", "gateway", "-n", kNs}).dump() << diagnostics();
+  EXPECT_TRUE(within(30s, [&] {
+    return anEventSays("DriftRepaired", {"Service " + std::string(kNs) + "/gateway", "/spec/ports"});
+  })) << kubectl({"get", "events.events.k8s.io", "-A"}).out;
+
+  // A ConfigMap's data.
+  ASSERT_EQ(kubectl({"patch", "configmap", "gateway-settings", "-n", kNs, "--type=merge", "-p",
+                     R"({"data":{"greeting":"edited by hand"}})"})
+                .exitCode,
+            0);
+  EXPECT_TRUE(within(60s, [&] { return setting("gateway", "greeting") == "hello from gateway"; }))
+      << diagnostics();
+  EXPECT_TRUE(within(30s, [&] {
+    return anEventSays("DriftRepaired",
+                       {"ConfigMap " + std::string(kNs) + "/gateway-settings", "/data/greeting"});
+  })) << kubectl({"get", "events.events.k8s.io", "-A"}).out;
+
+  // A Secret, deleted.
+  ASSERT_EQ(kubectl({"delete", "secret", "agent-token", "-n", kNs}).exitCode, 0);
+  EXPECT_TRUE(within(60s, [&] { return get({"secret", "agent-token", "-n", kNs}).is_object(); }))
+      << diagnostics();
+  EXPECT_TRUE(within(30s, [&] {
+    return anEventSays("DriftRepaired", {"Secret " + std::string(kNs) + "/agent-token", "deleted"});
+  })) << kubectl({"get", "events.events.k8s.io", "-A"}).out;
+
+  // A DaemonSet, deleted.
+  const std::string uid = get({"daemonset", "agent", "-n", kNs})["metadata"].value("uid", "");
+  ASSERT_EQ(kubectl({"delete", "daemonset", "agent", "-n", kNs, "--wait=true"}).exitCode, 0);
+  EXPECT_TRUE(within(60s, [&] {
+    const Json ds = get({"daemonset", "agent", "-n", kNs});
+    return ds.is_object() && ds["metadata"].value("uid", "") != uid;
+  })) << diagnostics();
+  EXPECT_TRUE(within(30s, [&] {
+    return anEventSays("DriftRepaired", {"DaemonSet " + std::string(kNs) + "/agent", "deleted"});
+  })) << kubectl({"get", "events.events.k8s.io", "-A"}).out;
+
+  EXPECT_TRUE(within(60s, [&] { return releasesReady(); })) << diagnostics();
+  // Edits are put back in place; only the deletes took a helm upgrade of agent.
+  EXPECT_EQ(revisions()["gateway"], before.at("gateway")) << diagnostics();
+  EXPECT_GT(revisions()["agent"], before.at("agent")) << diagnostics();
+}
+
+TEST_F(ReleasesTest, IgnoredFieldsAreLeftToTheirOwnerAndWarnOnlyReports) {
+  ASSERT_EQ(applyEnvironment(R"(
+    - name: gateway
+      chart: gateway
+      version: 1.0.0
+      driftDetection:
+        ignore: [{paths: [/spec/replicas], target: {kind: Deployment}}]
+    - name: orders
+      chart: orders
+      version: 1.0.0
+      driftDetection: {mode: Warn}
+)")
+                .exitCode,
+            0);
+  ASSERT_TRUE(within(180s, [&] { return releasesReady(); })) << diagnostics();
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
+  const double changesBefore = stateChangingHelmOps();
+
+  // kubectl scale (or an HPA) owns gateway's replicas: kept.
+  ASSERT_EQ(kubectl({"scale", "deployment", "gateway", "-n", kNs, "--replicas=3"}).exitCode, 0);
+  // orders is Warn: its edit is reported, not repaired.
+  ASSERT_EQ(kubectl({"scale", "deployment", "orders", "-n", kNs, "--replicas=4"}).exitCode, 0);
+  EXPECT_TRUE(within(60s, [&] {
+    return anEventSays("DriftDetected", {"orders", "/spec/replicas", "not repaired"});
+  })) << kubectl({"get", "events.events.k8s.io", "-A"}).out << diagnostics();
+  EXPECT_NE(releaseStatus("orders").value("message", "").find("/spec/replicas"), std::string::npos)
+      << diagnostics();
+  ASSERT_TRUE(controller_->waitUntilIdle(3s)) << controller_->metrics();
+  EXPECT_EQ(get({"deployment", "gateway", "-n", kNs})["spec"].value("replicas", 0), 3);
+  EXPECT_EQ(get({"deployment", "orders", "-n", kNs})["spec"].value("replicas", 0), 4);
+  EXPECT_EQ(stateChangingHelmOps(), changesBefore) << controller_->metrics();
+  EXPECT_TRUE(eventNotes("DriftRepaired").empty())
+      << kubectl({"get", "events.events.k8s.io", "-A"}).out;
+  EXPECT_TRUE(releasesReady()) << diagnostics();
+}
+
+TEST_F(ReleasesTest, AResyncOfAnUnchangedStageRunsNoHelmProcessAndWritesNothing) {
+  ASSERT_EQ(applyEnvironment(kStageReleases).exitCode, 0);
+  ASSERT_TRUE(within(180s, [&] { return releasesReady(); })) << diagnostics();
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
+  const double helmBefore = allHelmOps();
+  ASSERT_GT(helmBefore, 0) << controller_->metrics();
+  const double writesBefore = controller_->writes();
+  const double reconciles = controller_->reconciles();
+
+  ASSERT_EQ(kubectl({"annotate", "environment", kEnv, "touched=1"}).exitCode, 0);
+  ASSERT_TRUE(within(30s, [&] { return controller_->reconciles() > reconciles; }));
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
+  EXPECT_EQ(allHelmOps(), helmBefore) << "a resync ran helm\n" << controller_->metrics();
+  EXPECT_EQ(controller_->writes(), writesBefore) << controller_->metrics();
+}
+
+}  // namespace
+}  // namespace envop::testing
