@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps binaries build test unit integration demo bench asan image clean
+.PHONY: all deps binaries build test unit integration demo bench asan tsan image clean
 
 all: build
 
@@ -33,6 +33,14 @@ asan:
 	@$(MAKE) --no-print-directory BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_FLAGS=-DENVOP_SANITIZE=ON build
 	ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L unit
 
+# The unit tests, and the release and Environment tests (whose controller is then built with
+# it too), under ThreadSanitizer; any report fails the run.
+TSAN_TESTS ?= cluster\.|ReleasesTest|EnvironmentTest
+tsan: binaries
+	@$(MAKE) --no-print-directory BUILD_DIR=build-tsan BUILD_TYPE=RelWithDebInfo CMAKE_FLAGS=-DENVOP_TSAN=ON build
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --test-dir build-tsan --output-on-failure -j $(JOBS) -L unit
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --test-dir build-tsan --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
+
 bench: build binaries
 	bench/environments_at_scale 200 $(BUILD_DIR)
 
@@ -46,4 +54,4 @@ image: binaries
 	buildah bud --isolation chroot --storage-driver vfs -t envop/envop-controller:0.1.0 .
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan build-tsan

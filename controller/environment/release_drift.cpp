@@ -334,7 +334,11 @@ std::vector<DriftFinding> ReleaseDrift::drifted(const std::string& release,
     std::vector<std::string> fields;
     if (restored != live.value()) {
       // The server's own reading of it, so that "0.5" and "500m" are the same CPU.
-      auto normalised = client_->dryRunUpdate(m.resource, restored);
+      // Unconditional (no resourceVersion): the object's own controller rewrites its status
+      // all the time, and a dry run changes nothing anyway.
+      Json unguarded = restored;
+      unguarded["metadata"].erase("resourceVersion");
+      auto normalised = client_->dryRunUpdate(m.resource, unguarded);
       if (!normalised) {
         // An object the server will not take back as it is (an immutable field) cannot be
         // compared; drift is reported on evidence only.

@@ -245,7 +245,9 @@ spec:
 )";
   ASSERT_EQ(apply(manifest).exitCode, 0);
   EXPECT_TRUE(within(30s, [&] {
-    return get({"environment", "frozen"})["status"].value("phase", "") == "Suspended";
+    const nlohmann::json env = get({"environment", "frozen"});
+    return env.is_object() && env.value("status", nlohmann::json::object()).value("phase", "") ==
+                                  "Suspended";
   })) << controller_->log();
   EXPECT_EQ(kubectl({"get", "namespace", "frozen"}).exitCode, 1) << "suspend created a namespace";
 }

@@ -273,3 +273,111 @@ TEST_F(ReleasesTest, AResyncOfAnUnchangedStageRunsNoHelmProcessAndWritesNothing)
 
 }  // namespace
 }  // namespace envop::testing
+
+namespace envop::testing {
+namespace {
+
+std::string base64(const std::string& in) {
+  return runCommand({"sh", "-c", "printf '%s' \"$0\" | base64 -w0", in}).out;
+}
+
+// Charts from a password-protected registry; the password and a valuesFrom Secret's value
+// reach no log line, no event and no status, and a wrong password is the registry's 401,
+// never a remediation.
+TEST_F(ReleasesTest, ChartsFromAPrivateRegistryInstallAndNoSecretLeaks) {
+  const RegistryAccount account{"deployer", "pw-7f3a9c1e-not-in-any-log"};
+  const std::string token = "token-5d2b8e44-not-in-any-log";
+  registry_ = std::make_unique<TestRegistry>(account);
+  pushTestCharts(*registry_, helm_);
+  startController({"--log-level=debug"});
+
+  ASSERT_EQ(kubectl({"create", "namespace", kNs}).exitCode, 0);
+  auto dockerConfig = [&](const std::string& password) {
+    return Json{{"auths",
+                 {{registry_->host,
+                   {{"username", account.username},
+                    {"password", password},
+                    {"auth", base64(account.username + ":" + password)}}}}}}
+        .dump();
+  };
+  ASSERT_EQ(apply(R"(apiVersion: v1
+kind: Secret
+metadata: {name: charts, namespace: )" + std::string(kNs) + R"(}
+type: kubernetes.io/dockerconfigjson
+data:
+  .dockerconfigjson: )" + base64(dockerConfig(account.password)) + R"(
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: orders-secrets, namespace: )" + std::string(kNs) + R"(}
+stringData:
+  values.yaml: "apiToken: )" + token + R"("
+)")
+                .exitCode,
+            0);
+  const std::string manifest = std::string(R"(apiVersion: envop.io/v1alpha1
+kind: Environment
+metadata: {name: )") + kEnv + R"(}
+spec:
+  stage: test
+  namespace: {name: )" + kNs + R"(}
+  charts:
+    repository: )" + registry_->repository() + R"(
+    plainHTTP: true
+    credentialsSecretRef: {name: charts}
+  releases:
+    - name: config-server
+      chart: config-server
+      version: 1.0.0
+    - name: orders
+      chart: orders
+      version: 1.0.0
+      valuesFrom: [{kind: Secret, name: orders-secrets}]
+      remediation: {retries: 0, onFailure: Uninstall}
+)";
+  ASSERT_EQ(apply(manifest).exitCode, 0);
+  ASSERT_TRUE(within(180s, [&] { return releasesReady(); })) << diagnostics();
+  const Json settings = get({"configmap", "orders-settings", "-n", kNs});
+  ASSERT_TRUE(settings.is_object()) << diagnostics();
+  EXPECT_NE(settings["data"].value("values.json", "").find(token), std::string::npos)
+      << "the valuesFrom Secret did not reach the chart: " << settings.dump();
+
+  // A wrong password: the registry's 401, named; nothing deployed is touched.
+  const std::map<std::string, int> before = revisions();
+  ASSERT_EQ(apply(R"(apiVersion: v1
+kind: Secret
+metadata: {name: charts, namespace: )" + std::string(kNs) + R"(}
+type: kubernetes.io/dockerconfigjson
+data:
+  .dockerconfigjson: )" + base64(dockerConfig("wrong-password")) + R"(
+)")
+                .exitCode,
+            0);
+  ASSERT_EQ(patchEnvironment(
+                R"([{"op":"add","path":"/spec/releases/1/values","value":{"greeting":"new"}}])")
+                .exitCode,
+            0);
+  Json refused;
+  EXPECT_TRUE(within(90s, [&] {
+    refused = currentCondition("ReleasesReady");
+    return refused.is_object() && refused.value("reason", "") == "ChartUnavailable";
+  })) << diagnostics();
+  const std::string why = refused.is_object() ? refused.value("message", "") : "";
+  EXPECT_TRUE(why.find("401") != std::string::npos ||
+              why.find("nauthorized") != std::string::npos)
+      << why;
+  EXPECT_EQ(revisions(), before) << diagnostics();
+  EXPECT_EQ(helmOps("rollback") + helmOps("uninstall"), 0) << controller_->metrics();
+
+  // Nothing anywhere holds either secret.
+  const std::string events = kubectl({"get", "events.events.k8s.io", "-A", "-o", "json"}).out;
+  const std::string status = environment().dump();
+  for (const std::string& secret : {account.password, token, std::string("wrong-password")}) {
+    EXPECT_EQ(controller_->log().find(secret), std::string::npos) << "the log holds " << secret;
+    EXPECT_EQ(events.find(secret), std::string::npos) << "an event holds " << secret;
+    EXPECT_EQ(status.find(secret), std::string::npos) << "the status holds " << secret;
+  }
+}
+
+}  // namespace
+}  // namespace envop::testing
