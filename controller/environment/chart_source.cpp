@@ -294,7 +294,7 @@ ChartResolution ChartSource::remoteDigest(const helm::ChartRef& ref, const Resol
   const std::string key = ref.registryConfig + "\n" + ref.reference + "\n" + ref.repoUrl + "\n" +
                           ref.version + (ref.plainHttp ? "\nplain" : "");
   if (!fresh) {
-    if (auto digest = cachedDigest(key)) return ChartAvailable{ref, *digest};
+    if (auto digest = cachedDigest(key)) return ChartAvailable{ref, *digest, true};
   }
 
   ChartResolution resolved = ChartUnavailable{};

@@ -34,6 +34,7 @@ namespace envop::environment {
 struct ChartAvailable {
   helm::ChartRef ref;
   std::string digest;
+  bool cached = false;  // from the digest cache, not asked of the registry just now
 };
 
 // The chart cannot be had now. `message` names the chart, its repository or host and what went

@@ -22,6 +22,22 @@ constexpr auto kFailedRecheckAtMost = 1min;
 // edit to it (someone deletes the namespace that was in the way).
 constexpr auto kStalledRecheck = 5min;
 
+// A part that was not looked at this time, as the last status said it was.
+PartOutcome carriedOver(const Json& previousStatus, std::string_view part) {
+  PartOutcome out{.part = std::string(part)};
+  const std::string type = partConditionType(part);
+  const Json conditions =
+      previousStatus.is_object() ? previousStatus.value("conditions", Json::array()) : Json::array();
+  for (const Json& c : conditions) {
+    if (!c.is_object() || c.value("type", "") != type) continue;
+    out.state = c.value("status", "") == "True" ? PartOutcome::State::kReady
+                                                : PartOutcome::State::kProgressing;
+    out.reason = c.value("reason", "");
+    out.message = c.value("message", "");
+  }
+  return out;
+}
+
 std::string logPrefix(const runtime::ReconcileRequest& request) {
   return "controller=environment environment=" + request.key +
          " reconcileID=" + request.reconcileId;
@@ -164,6 +180,17 @@ ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest
   PartOutcome::State worst = PartOutcome::State::kReady;
   std::string worstMessage;
   if (!env.suspend) {
+    // Nothing is written for a spec that cannot be carried out as a whole: a cycle added
+    // together with a new quota leaves the quota as it was.
+    if (std::optional<PartOutcome> stop = releasesPart_.validate(env, object)) {
+      input.parts.push_back(carriedOver(input.previous, kPartNamespace));
+      input.parts.push_back(*stop);
+      if (std::string error = publish(object, input); !error.empty()) {
+        return ReconcileResult::failed(error);
+      }
+      spdlog::warn("{} stalled, nothing applied: {}", logPrefix(request), stop->message);
+      return ReconcileResult::requeue(kStalledRecheck);
+    }
     report = namespacePart_.reconcile(env);
     for (const std::string& what : report.repaired) {
       events_.record(object, "Normal", "DriftRepaired", "Apply",

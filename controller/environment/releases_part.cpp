@@ -28,6 +28,7 @@ constexpr auto kLockMargin = 30s;
 struct Chart {
   bool available = false;
   bool stalled = false;
+  bool cached = false;
   helm::ChartRef ref;
   std::string digest;
   std::string message;
@@ -35,7 +36,10 @@ struct Chart {
 
 Chart chartOf(ChartResolution resolution) {
   if (auto* ok = std::get_if<ChartAvailable>(&resolution)) {
-    return {.available = true, .ref = std::move(ok->ref), .digest = std::move(ok->digest)};
+    return {.available = true,
+            .cached = ok->cached,
+            .ref = std::move(ok->ref),
+            .digest = std::move(ok->digest)};
   }
   auto& no = std::get<ChartUnavailable>(resolution);
   return {.stalled = no.stalled, .message = std::move(no.message)};
@@ -349,7 +353,8 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ChartsSpec& charts,
   }
 
   // Install, upgrade or repair: the chart must really be there now, not just in the cache.
-  const Chart now = chartOf(charts_.resolve(env.name, ns, charts, entry.chart, true));
+  const Chart now =
+      chart.cached ? chartOf(charts_.resolve(env.name, ns, charts, entry.chart, true)) : chart;
   if (!now.available) {
     return entry.fail(now.stalled ? State::kStalled : State::kFailed, "ChartUnavailable",
                       "release " + release.name + ": " + now.message);
@@ -435,6 +440,37 @@ void ReleasesPart::uninstallRemoved(const EnvironmentSpec& env, const ReleasesSp
     entry.status["message"] = entry.message;
     gone.push_back(std::move(entry));
   }
+}
+
+std::optional<PartOutcome> ReleasesPart::validate(const EnvironmentSpec& env, const Json& object) {
+  PartOutcome stalled{.part = std::string(kPartReleases), .state = State::kStalled};
+  auto parsed = parseReleasesSpec(object);
+  if (auto* error = std::get_if<std::string>(&parsed)) {
+    stalled.reason = "InvalidReleases";
+    stalled.message = *error;
+    return stalled;
+  }
+  const ReleasesSpec& spec = std::get<ReleasesSpec>(parsed);
+  if (auto plan = planReleases(spec.releases); auto* error = std::get_if<std::string>(&plan)) {
+    stalled.reason = "DependencyCycle";
+    stalled.message = *error;
+    return stalled;
+  }
+  // valuesFrom lives in the stage namespace: before it exists there is nothing to look at.
+  const bool namespaceExists =
+      client_->get(kube::resources::namespaces(), "", env.namespace_.name).ok();
+  for (const ReleaseSpec& r : spec.releases) {
+    Entry entry;
+    ReleaseSpec checked = r;
+    if (!namespaceExists) checked.valuesFrom.clear();
+    if (observeInputs(env, spec, checked, Json::array(), entry) || entry.state != State::kStalled) {
+      continue;
+    }
+    stalled.reason = entry.reason;
+    stalled.message = entry.message;
+    return stalled;
+  }
+  return std::nullopt;
 }
 
 void ReleasesPart::forget(const EnvironmentSpec& env) {

@@ -67,6 +67,11 @@ class ReleasesPart final {
   // previous: the Environment's status.releases as last written.
   ReleasesReport reconcile(const EnvironmentSpec& env, const Json& object, const Json& previous);
 
+  // The whole releases spec checked before anything of the Environment is written: its
+  // shape, dependency cycles, chart references and, once the namespace exists, the
+  // valuesFrom it needs. A Stalled outcome when it cannot be carried out; reads only.
+  std::optional<PartOutcome> validate(const EnvironmentSpec& env, const Json& object);
+
   // Forgets everything remembered for an Environment that is gone.
   void forget(const EnvironmentSpec& env);
 

@@ -381,3 +381,55 @@ data:
 
 }  // namespace
 }  // namespace envop::testing
+
+namespace envop::testing {
+namespace {
+
+std::string stageWithQuota(const std::string& repository, const std::string& pods,
+                           const std::string& releases) {
+  return std::string(R"(apiVersion: envop.io/v1alpha1
+kind: Environment
+metadata: {name: )") + kEnv + R"(}
+spec:
+  stage: test
+  namespace:
+    name: )" + kNs + R"(
+    resourceQuota: {hard: {pods: ")" + pods + R"("}}
+  charts: {repository: )" + repository + R"(, plainHTTP: true}
+  releases:)" + releases;
+}
+
+// A spec that cannot be carried out as a whole changes nothing: not the quota edited in
+// the same apply, not a release.
+TEST_F(ReleasesTest, ACycleAddedWithAQuotaChangeChangesNothing) {
+  ASSERT_EQ(apply(stageWithQuota(registry_->repository(), "10", R"(
+    - {name: config-server, chart: config-server, version: 1.0.0}
+    - {name: registry, chart: registry, version: 1.0.0}
+)")).exitCode, 0);
+  ASSERT_TRUE(within(180s, [&] {
+    const Json c = currentCondition("Ready");
+    return c.is_object() && c["status"] == "True";
+  })) << diagnostics();
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
+  const double changes = stateChangingHelmOps();
+
+  ASSERT_EQ(apply(stageWithQuota(registry_->repository(), "20", R"(
+    - {name: config-server, chart: config-server, version: 1.0.1, dependsOn: [registry]}
+    - {name: registry, chart: registry, version: 1.0.1, dependsOn: [config-server]}
+)")).exitCode, 0);
+  Json stalled;
+  ASSERT_TRUE(within(60s, [&] {
+    stalled = currentCondition("Stalled");
+    return stalled.is_object() && stalled["status"] == "True";
+  })) << diagnostics();
+  EXPECT_NE(stalled.value("message", "").find("->"), std::string::npos) << stalled.dump();
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
+  const Json quota = get({"resourcequota", "envop-quota", "-n", kNs});
+  ASSERT_TRUE(quota.is_object()) << diagnostics();
+  EXPECT_EQ(quota["spec"]["hard"].value("pods", ""), "10") << "the quota was applied";
+  EXPECT_EQ(stateChangingHelmOps(), changes) << controller_->metrics();
+  EXPECT_EQ(latest("config-server").value("chart", ""), "config-server-1.0.0");
+}
+
+}  // namespace
+}  // namespace envop::testing
