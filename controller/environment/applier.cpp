@@ -30,40 +30,58 @@ std::vector<runtime::ObjectPtr> Applier::ownedBy(const kube::Resource& resource,
   return out;
 }
 
-ApplyOutcome Applier::apply(const kube::Resource& resource, const kube::Json& desired) {
+bool Applier::unchangedSince(const Record& record, const kube::Json& object) {
+  if (runtime::resourceVersionOf(object) == record.resourceVersion) return true;
+  if (record.fields.is_null()) return false;
+  const kube::Json fields = appliedFields(object);
+  return !fields.is_null() && fields == record.fields;
+}
+
+ApplyOutcome Applier::apply(const kube::Resource& resource, const kube::Json& desired,
+                            ApplyOptions options) {
   const std::string ns = kube::namespaceOf(desired);
   const std::string name = kube::nameOf(desired);
   const std::string key = recordKey(resource, ns, name);
   const std::size_t digest = std::hash<std::string>{}(desired.dump());
   const runtime::ObjectPtr current = live(resource, ns, name);
   ApplyOutcome outcome;
-  std::string lastApplied;  // the resourceVersion of our last apply of this very object
+  std::optional<Record> last;  // our last apply of this object, whatever it asked for
   {
     std::lock_guard lock(mu_);
     auto it = records_.find(key);
-    if (it != records_.end() && it->second.digest == digest) {
-      lastApplied = it->second.resourceVersion;
-    }
+    if (it != records_.end()) last = it->second;
   }
-  if (!lastApplied.empty()) {
-    if (current && runtime::resourceVersionOf(*current) == lastApplied) {
-      return outcome;  // nothing changed on either side
-    }
-    // The cache disagrees with what we applied: a human changed or deleted it, or the
-    // cache has not caught up with our own write yet. A read tells which.
+  if (last && last->digest == digest) {
+    if (current && unchangedSince(*last, *current)) return outcome;  // nothing of ours moved
+    // The cache disagrees with what we applied: a human changed or deleted one of our
+    // fields, or the cache has not caught up with our own write yet. A read tells which.
     auto fresh = client_->get(resource, ns, name);
-    if (fresh && runtime::resourceVersionOf(fresh.value()) == lastApplied) return outcome;
+    if (fresh && unchangedSince(*last, fresh.value())) return outcome;
     outcome.repairedDrift = fresh.ok() || fresh.error().isNotFound();
   }
-  auto applied = client_->apply(resource, desired);
+  auto applied = client_->apply(resource, desired, "", kube::kFieldManager, options.envopCreated);
   outcome.wrote = true;
+  if (!applied && !options.envopCreated) {
+    const std::vector<FieldConflict> conflicts = fieldConflicts(applied.error());
+    std::vector<FieldConflict> others;  // fields envop never owned: not ours to take
+    const std::set<std::string> owned = last ? fieldPaths(last->fields) : std::set<std::string>{};
+    for (const FieldConflict& c : conflicts) {
+      if (!owned.count(c.field)) others.push_back(c);
+    }
+    if (!conflicts.empty() && others.empty()) {
+      applied = client_->apply(resource, desired, "", kube::kFieldManager, true);
+    } else {
+      outcome.conflicts = std::move(others);
+    }
+  }
   if (!applied) {
     outcome.error = applied.error();
     outcome.repairedDrift = false;
     return outcome;
   }
   std::lock_guard lock(mu_);
-  records_[key] = Record{digest, runtime::resourceVersionOf(applied.value())};
+  records_[key] = Record{digest, runtime::resourceVersionOf(applied.value()),
+                         appliedFields(applied.value())};
   return outcome;
 }
 
@@ -89,6 +107,85 @@ ApplyOutcome Applier::remove(const kube::Resource& resource, const std::string& 
   std::lock_guard lock(mu_);
   records_.erase(recordKey(resource, ns, name));
   return outcome;
+}
+
+kube::Json appliedFields(const kube::Json& object, const std::string& manager) {
+  const kube::Json metadata = object.value("metadata", kube::Json::object());
+  const auto entries = metadata.find("managedFields");
+  if (entries == metadata.end() || !entries->is_array()) return nullptr;
+  for (const kube::Json& entry : *entries) {
+    if (!entry.is_object() || entry.value("manager", "") != manager ||
+        entry.value("operation", "") != "Apply" || !entry.value("subresource", "").empty()) {
+      continue;
+    }
+    return entry.value("fieldsV1", kube::Json());
+  }
+  return nullptr;
+}
+
+namespace {
+
+// One fieldsV1 key as a path element, the way structured-merge-diff prints it.
+std::string pathElement(const std::string& key) {
+  const std::string body = key.size() > 2 ? key.substr(2) : "";
+  if (key.starts_with("f:")) return "." + body;
+  if (key.starts_with("i:")) return "[" + body + "]";
+  if (key.starts_with("v:")) return "[=" + body + "]";
+  if (key.starts_with("k:")) {
+    const kube::Json fields = kube::Json::parse(body, nullptr, false);
+    if (!fields.is_object()) return "[" + body + "]";
+    std::string out;
+    for (const auto& [name, value] : fields.items()) {
+      out += (out.empty() ? "" : ",") + name + "=" + value.dump();
+    }
+    return "[" + out + "]";
+  }
+  return "";
+}
+
+void collectPaths(const kube::Json& node, const std::string& prefix, std::set<std::string>& out) {
+  if (!node.is_object()) return;
+  for (const auto& [key, child] : node.items()) {
+    const std::string element = pathElement(key);
+    if (element.empty()) continue;  // "." (the node itself) or something unknown
+    out.insert(prefix + element);
+    collectPaths(child, prefix + element, out);
+  }
+}
+
+}  // namespace
+
+std::set<std::string> fieldPaths(const kube::Json& fieldsV1) {
+  std::set<std::string> out;
+  collectPaths(fieldsV1, "", out);
+  return out;
+}
+
+std::vector<FieldConflict> fieldConflicts(const kube::ApiError& error) {
+  std::vector<FieldConflict> out;
+  if (!error.isConflict()) return out;
+  for (const kube::StatusCause& cause : error.causes) {
+    if (cause.reason != "FieldManagerConflict") continue;
+    // `conflict with "kubectl-edit" using v1` (or `... with subresource "status" ...`).
+    FieldConflict conflict{.field = cause.field};
+    const auto open = cause.message.find('"');
+    const auto close = open == std::string::npos ? open : cause.message.find('"', open + 1);
+    if (close != std::string::npos) {
+      conflict.manager = cause.message.substr(open + 1, close - open - 1);
+    }
+    out.push_back(std::move(conflict));
+  }
+  return out;
+}
+
+std::string describeConflicts(const std::vector<FieldConflict>& conflicts) {
+  std::string out;
+  for (const FieldConflict& c : conflicts) {
+    if (!out.empty()) out += "; ";
+    out += "field " + c.field + " is owned by " +
+           (c.manager.empty() ? std::string("another field manager") : "\"" + c.manager + "\"");
+  }
+  return out;
 }
 
 }  // namespace envop::environment

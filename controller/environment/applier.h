@@ -1,12 +1,22 @@
 // Applier writes envop's objects by server-side apply, and only when something
-// changed: the desired object differs from what envop last applied, or the live
-// object (as the owned-kind informers see it) changed since — a human edit or delete,
-// which is drift and is reported as repaired. A resync of an unchanged Environment
-// therefore sends no write to the API server.
+// changed: the desired object differs from what envop last applied, or a field envop
+// applied changed since — a human edit or delete, which is drift and is reported as
+// repaired. What envop applied is its own managedFields entry (manager `envop`,
+// operation Apply); a change anywhere else — status written by a controller (a
+// ResourceQuota's `used`), defaults, fields of other managers — is not drift and
+// costs no write. A resync of an unchanged Environment therefore sends no write.
+//
+// Ownership: envop takes a field another manager owns (force) only when the field is
+// envop's: every field it declares on an object it created, and on an object it did
+// not create (an adopted namespace, the shared `ext` namespace) only the fields it
+// owned at its own last apply. Any other conflict is left to its owner and reported
+// (ApplyOutcome::conflicts), naming the field and the manager.
 #pragma once
 
 #include <map>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -16,10 +26,25 @@
 
 namespace envop::environment {
 
+// A field envop declares that another field manager owns (an SSA 409).
+struct FieldConflict {
+  std::string field;    // as the API server prints it, e.g. ".metadata.labels.team"
+  std::string manager;  // e.g. "kubectl-edit"; empty if the server did not say
+  bool operator==(const FieldConflict&) const = default;
+};
+
 struct ApplyOutcome {
   bool wrote = false;          // a request went to the API server
   bool repairedDrift = false;  // the live object had been changed or deleted by someone else
   std::optional<kube::ApiError> error;
+  // Set (with error) when the apply was refused because other managers own these fields.
+  std::vector<FieldConflict> conflicts;
+};
+
+struct ApplyOptions {
+  // envop made this object (not adopted, not shared), so every field it declares on it is
+  // envop's: one another manager took is drift, taken back by force.
+  bool envopCreated = true;
 };
 
 class Applier final {
@@ -27,7 +52,8 @@ class Applier final {
   // liveStores: informer stores of the owned kinds, by plural (namespaces, services, ...).
   Applier(kube::ClientPtr client, std::map<std::string, runtime::StorePtr> liveStores);
 
-  ApplyOutcome apply(const kube::Resource& resource, const kube::Json& desired);
+  ApplyOutcome apply(const kube::Resource& resource, const kube::Json& desired,
+                     ApplyOptions options = {});
   // Deletes an object envop owns; NotFound counts as done.
   ApplyOutcome remove(const kube::Resource& resource, const std::string& ns,
                       const std::string& name);
@@ -46,16 +72,36 @@ class Applier final {
 
  private:
   struct Record {
-    std::size_t digest = 0;
+    std::size_t digest = 0;  // of the desired object last applied
     std::string resourceVersion;
+    kube::Json fields;  // envop's applied fieldsV1 right after that apply
   };
   static std::string recordKey(const kube::Resource& r, const std::string& ns,
                                const std::string& name);
+  // Whether `object` still shows what envop last applied: the same resourceVersion, or
+  // envop's applied field set unchanged (only others' fields or status moved).
+  static bool unchangedSince(const Record& record, const kube::Json& object);
 
   kube::ClientPtr client_;
   std::map<std::string, runtime::StorePtr> liveStores_;
   std::mutex mu_;
   std::unordered_map<std::string, Record> records_;
 };
+
+// envop's own Apply entry of metadata.managedFields (manager `envop`, operation Apply, the
+// main resource): its fieldsV1; null when there is none.
+kube::Json appliedFields(const kube::Json& object,
+                         const std::string& manager = kube::kFieldManager);
+
+// Every field a fieldsV1 set names, as the API server prints a field path in a conflict
+// (".spec.hard.pods", ".metadata.labels.app.kubernetes.io/managed-by",
+// ".spec.ports[port=80,protocol=\"TCP\"]").
+std::set<std::string> fieldPaths(const kube::Json& fieldsV1);
+
+// The field-manager conflicts of a failed server-side apply; empty for any other error.
+std::vector<FieldConflict> fieldConflicts(const kube::ApiError& error);
+
+// "field .metadata.labels.team is owned by \"kubectl-edit\"", joined with "; ".
+std::string describeConflicts(const std::vector<FieldConflict>& conflicts);
 
 }  // namespace envop::environment

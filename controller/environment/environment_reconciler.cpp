@@ -97,13 +97,32 @@ bool EnvironmentReconciler::removeFinalizer(const Json& object, std::string& err
 }
 
 std::string EnvironmentReconciler::publish(const Json& object, const StatusInput& input) {
-  const StatusResult result = computeStatus(input);
+  StatusResult result = computeStatus(input);
   if (result.changed) {
-    auto patched =
-        applier_.client().patch(environments(), "", kube::nameOf(object), kube::PatchType::kMerge,
-                                {{"status", result.status}}, "status");
-    if (!patched && !patched.error().isNotFound()) {
-      return "writing status: " + patched.error().describe();
+    kube::Client& client = applier_.client();
+    auto written =
+        client.update(environments(), statusReplacement(object, result.status), "status");
+    if (!written && written.error().isConflict()) {
+      // The cached object is behind the server (our own last status write not seen yet, or a
+      // write of someone else's): compute again from the server's status, and write only if
+      // that still differs.
+      auto fresh = client.get(environments(), "", kube::nameOf(object));
+      if (!fresh) {
+        if (fresh.error().isNotFound()) return "";
+        return "reading status: " + fresh.error().describe();
+      }
+      StatusInput again = input;
+      again.previous = fresh.value().value("status", Json());
+      result = computeStatus(again);
+      if (result.changed) {
+        written = client.update(environments(), statusReplacement(fresh.value(), result.status),
+                                "status");
+      } else {
+        written = fresh;
+      }
+    }
+    if (!written && !written.error().isNotFound()) {
+      return "writing status: " + written.error().describe();
     }
   }
   for (const ConditionTransition& t : result.transitions) {

@@ -46,6 +46,12 @@ Json desiredNamespace(const EnvironmentSpec& env, bool adopted, bool withOwnersh
             {"annotations", annotations}}}};
 }
 
+Json desiredExternalNamespace(const std::string& name) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Namespace"},
+          {"metadata", {{"name", name}, {"labels", {{kManagedByLabel, kManagedByValue}}}}}};
+}
+
 Json desiredQuota(const EnvironmentSpec& env, bool withOwnership) {
   return {{"apiVersion", "v1"},
           {"kind", "ResourceQuota"},
@@ -133,8 +139,16 @@ std::vector<Json> desiredEndpointSlices(const EnvironmentSpec& env, const Extern
   return slices;
 }
 
-void NamespacePart::applyTracked(const kube::Resource& r, const Json& desired, PartReport& report) {
-  const ApplyOutcome outcome = applier_.apply(r, desired);
+void NamespacePart::applyTracked(const kube::Resource& r, const Json& desired, PartReport& report,
+                                 ApplyOptions options) {
+  const ApplyOutcome outcome = applier_.apply(r, desired, options);
+  if (!outcome.conflicts.empty()) {
+    // Not envop's to take: the owner (a human, another tool) has to give the field up.
+    mark(report, State::kStalled, "FieldConflict",
+         describe(r, desired) + ": " + describeConflicts(outcome.conflicts) +
+             "; envop does not take fields another manager owns");
+    return;
+  }
   if (outcome.error) {
     const kube::ApiError& e = *outcome.error;
     mark(report, e.isInvalid() || e.isForbidden() ? State::kStalled : State::kFailed, "ApplyFailed",
@@ -195,7 +209,9 @@ PartReport NamespacePart::reconcile(const EnvironmentSpec& env) {
     return report;
   }
 
-  applyTracked(res::namespaces(), desiredNamespace(env, adopted), report);
+  // A namespace envop adopted keeps the fields its earlier owners set.
+  applyTracked(res::namespaces(), desiredNamespace(env, adopted), report,
+               {.envopCreated = !adopted});
   if (report.state == State::kStalled || report.state == State::kFailed) return report;
 
   struct Guardrail {
@@ -239,27 +255,12 @@ PartReport NamespacePart::reconcileExternalServices(const EnvironmentSpec& env) 
   std::set<std::string> wanted;  // "namespace/name" of every Service and slice we want
   if (env.externalServices && !env.externalServices->services.empty()) {
     const std::string& extNs = env.externalServices->namespace_;
-    // The shared namespace is created if missing and never adopted or deleted: other
-    // Environments and people keep their own things there.
-    if (!applier_.live(res::namespaces(), "", extNs)) {
-      auto got = applier_.client().get(res::namespaces(), "", extNs);
-      if (!got && got.error().isNotFound()) {
-        auto created = applier_.client().create(
-            res::namespaces(),
-            {{"apiVersion", "v1"},
-             {"kind", "Namespace"},
-             {"metadata", {{"name", extNs}, {"labels", {{kManagedByLabel, kManagedByValue}}}}}});
-        if (!created && !created.error().isAlreadyExists()) {
-          mark(report, State::kFailed, "ExternalNamespaceFailed",
-               "creating namespace " + extNs + ": " + created.error().describe());
-          return report;
-        }
-      } else if (!got) {
-        mark(report, State::kFailed, "ExternalNamespaceFailed",
-             "reading namespace " + extNs + ": " + got.error().describe());
-        return report;
-      }
-    }
+    // The shared namespace is created if missing, labelled as envop's (but no one
+    // Environment's), and never deleted: other Environments and people keep their own
+    // things there, so envop takes none of its fields from another manager.
+    applyTracked(res::namespaces(), desiredExternalNamespace(extNs), report,
+                 {.envopCreated = false});
+    if (report.state == State::kStalled || report.state == State::kFailed) return report;
     for (const ExternalService& svc : env.externalServices->services) {
       const runtime::ObjectPtr live = applier_.live(res::services(), extNs, svc.name);
       std::optional<Json> existing = live ? std::optional<Json>(*live) : std::nullopt;

@@ -44,7 +44,8 @@ class NamespacePart final {
   PartReport finalizeExternalServices(const EnvironmentSpec& env, bool retain);
   // The namespace as the API server has it (cache first), or nullopt when absent.
   std::optional<kube::Json> currentNamespace(const std::string& name, PartReport& report);
-  void applyTracked(const kube::Resource& r, const kube::Json& desired, PartReport& report);
+  void applyTracked(const kube::Resource& r, const kube::Json& desired, PartReport& report,
+                    ApplyOptions options = {});
 
   Applier& applier_;
 };
@@ -52,6 +53,8 @@ class NamespacePart final {
 // The desired objects, pure so that they can be checked without a cluster.
 // adopted: the namespace existed before envop (it keeps a marker annotation).
 kube::Json desiredNamespace(const EnvironmentSpec& env, bool adopted, bool withOwnership = true);
+// The shared namespace of external services: labelled as envop's, but no one Environment's.
+kube::Json desiredExternalNamespace(const std::string& name);
 kube::Json desiredQuota(const EnvironmentSpec& env, bool withOwnership = true);
 kube::Json desiredLimitRange(const EnvironmentSpec& env, bool withOwnership = true);
 kube::Json desiredNetworkPolicy(const EnvironmentSpec& env, bool withOwnership = true);

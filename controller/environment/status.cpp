@@ -234,4 +234,16 @@ StatusResult computeStatus(const StatusInput& input) {
   return result;
 }
 
+nlohmann::json statusReplacement(const nlohmann::json& object, const nlohmann::json& status) {
+  const nlohmann::json metadata = object.value("metadata", nlohmann::json::object());
+  nlohmann::json guard = {{"name", metadata.value("name", "")},
+                          {"resourceVersion", metadata.value("resourceVersion", "")}};
+  if (metadata.contains("uid")) guard["uid"] = metadata["uid"];
+  // Items of a list may come without their type; an Environment's is known.
+  return {{"apiVersion", object.value("apiVersion", "envop.io/v1alpha1")},
+          {"kind", object.value("kind", "Environment")},
+          {"metadata", guard},
+          {"status", status}};
+}
+
 }  // namespace envop::environment

@@ -99,4 +99,12 @@ std::string partConditionType(std::string_view part);
 
 StatusResult computeStatus(const StatusInput& input);
 
+// The body of the status write: a full replace of the status subresource (PUT), so the status
+// on the server is exactly `status` afterwards — a key it no longer has is gone, which a merge
+// patch could never say. Guarded by the object's resourceVersion, so a status someone wrote
+// since `object` was read is not lost: the write fails with a Conflict instead. Only status is
+// taken from the body (the API server keeps spec and metadata), so only what the guard needs
+// of metadata is sent.
+nlohmann::json statusReplacement(const nlohmann::json& object, const nlohmann::json& status);
+
 }  // namespace envop::environment

@@ -165,11 +165,12 @@ Result<Json> Client::update(const Resource& r, const Json& object, const std::st
 }
 
 Result<Json> Client::apply(const Resource& r, const Json& object, const std::string& subresource,
-                           const std::string& fieldManager) {
+                           const std::string& fieldManager, bool force) {
   // JSON is YAML, so the apply-patch+yaml content type takes the object as it is.
   return call("PATCH", {.method = "PATCH",
                         .pathAndQuery = r.path(namespaceOf(object), nameOf(object), subresource) +
-                                        query({{"fieldManager", fieldManager}, {"force", "true"}}),
+                                        query({{"fieldManager", fieldManager},
+                                               {"force", force ? "true" : "false"}}),
                         .body = object.dump(),
                         .contentType = "application/apply-patch+yaml"});
 }

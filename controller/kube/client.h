@@ -74,9 +74,11 @@ class Client final {
   Result<ListPage> list(const Resource& r, const std::string& ns, ListOptions opts = {});
   Result<Json> create(const Resource& r, const Json& object);
   Result<Json> update(const Resource& r, const Json& object, const std::string& subresource = "");
-  // Server-side apply as field manager `envop` with force (the object names itself).
+  // Server-side apply as field manager `envop` (the object names itself). With force the
+  // apply takes fields other managers own; without, it fails with a 409 whose causes name
+  // each conflicting field and its manager.
   Result<Json> apply(const Resource& r, const Json& object, const std::string& subresource = "",
-                     const std::string& fieldManager = kFieldManager);
+                     const std::string& fieldManager = kFieldManager, bool force = true);
   // An update that is only simulated (dryRun=All): the object as the server would store it,
   // defaulted and normalised (quantities, int-or-string). Writes nothing.
   Result<Json> dryRunUpdate(const Resource& r, const Json& object);

@@ -4,10 +4,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "test/support/controller_process.h"
 #include "test/support/local_cluster.h"
 
 namespace envop::testing {
 namespace {
+
+using namespace std::chrono_literals;
 
 TEST(ControlPlaneTest, ServerReportsItsRealVersion) {
   const LocalCluster& cluster = LocalCluster::get();
@@ -53,6 +56,34 @@ TEST(ControlPlaneTest, NamespaceLifecycleIsDrivenByTheControllerManager) {
   r = cluster.kubectl({"get", "namespace", ns});
   EXPECT_NE(r.exitCode, 0);
   EXPECT_NE(r.err.find("NotFound"), std::string::npos) << r.err;
+}
+
+// What a real cluster does to envop's objects: the resourcequota controller (one of
+// kube-controller-manager's default set) computes a quota's usage and follows it as objects
+// come and go.
+TEST(ControlPlaneTest, AResourceQuotasUsageIsFilledInByTheQuotaController) {
+  const LocalCluster& cluster = LocalCluster::get();
+  const std::string ns = uniqueName("envop-quota");
+  ASSERT_EQ(cluster.kubectl({"create", "namespace", ns}).exitCode, 0);
+  CommandResult r =
+      cluster.kubectl({"create", "quota", "q", "-n", ns, "--hard=services=5,configmaps=50"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  auto used = [&](const std::string& resource) {
+    const CommandResult got = cluster.kubectl(
+        {"get", "resourcequota", "q", "-n", ns, "-o", "jsonpath={.status.used." + resource + "}"});
+    return got.exitCode == 0 ? got.out : std::string();
+  };
+  // Only the controller computes the first usage; admission alone leaves status empty.
+  EXPECT_TRUE(within(60s, [&] { return used("services") == "0"; })) << used("services");
+
+  r = cluster.kubectl({"create", "service", "clusterip", "web", "-n", ns, "--tcp=80:8080"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(within(60s, [&] { return used("services") == "1"; })) << used("services");
+  // A delete is seen by the controller's replenishment, not by admission.
+  ASSERT_EQ(cluster.kubectl({"delete", "service", "web", "-n", ns}).exitCode, 0);
+  EXPECT_TRUE(within(60s, [&] { return used("services") == "0"; })) << used("services");
+
+  cluster.kubectl({"delete", "namespace", ns, "--wait=false"});
 }
 
 }  // namespace

@@ -60,12 +60,37 @@ class EnvironmentTest : public ::testing::Test {
                         const std::string& timeout = "60s") {
     return kubectl({"wait", "--for=" + condition, object, "--timeout=" + timeout});
   }
+  // DriftRepaired occurrences about Environment `env` (an Event's series counts its repeats),
+  // as "note" lines.
+  std::vector<std::string> driftRepairs(const std::string& env) {
+    std::vector<std::string> notes;
+    const Json events = get({"events.events.k8s.io", "-n", "default", "--field-selector",
+                             "reason=DriftRepaired"});
+    for (const Json& e : events.value("items", Json::array())) {
+      if (e["regarding"].value("name", "") != env) continue;
+      const int count = e.contains("series") ? e["series"].value("count", 1) : 1;
+      for (int i = 0; i < count; ++i) notes.push_back(e.value("note", ""));
+    }
+    return notes;
+  }
+  // The condition of that type in the Environment's status; null when absent.
+  Json condition(const std::string& env, const std::string& type) {
+    const Json object = get({"environment", env});
+    if (!object.is_object()) return nullptr;
+    for (const Json& c : object["status"].value("conditions", Json::array())) {
+      if (c["type"] == type) return c;
+    }
+    return nullptr;
+  }
+
   std::unique_ptr<ScopedCluster> cluster_;
   std::unique_ptr<TestRegistry> registry_;
   std::unique_ptr<ControllerProcess> controller_;
 };
 
 TEST_F(EnvironmentTest, EverySampleReachesReadyWithItsNamespaceFencedAndWired) {
+  // The shared namespace of external services may be there before envop.
+  ASSERT_EQ(kubectl({"create", "namespace", "ext"}).exitCode, 0);
   for (const char* name : {"pro", "pre", "test", "dev"}) {
     const CommandResult r = kubectl({"apply", "-f", sample(name)});
     ASSERT_EQ(r.exitCode, 0) << r.err;
@@ -94,6 +119,12 @@ TEST_F(EnvironmentTest, EverySampleReachesReadyWithItsNamespaceFencedAndWired) {
   EXPECT_EQ(netpol["spec"]["policyTypes"], Json::array({"Ingress"}));
   EXPECT_TRUE(get({"networkpolicy", "envop-isolation", "-n", "dev"}).is_null())
       << "dev is not isolated";
+
+  // ext is envop's (so its informers see it), but no one Environment's.
+  const Json ext = get({"namespace", "ext"});
+  EXPECT_EQ(ext["metadata"]["labels"].value("app.kubernetes.io/managed-by", ""), "envop")
+      << ext.dump();
+  EXPECT_FALSE(ext["metadata"]["labels"].contains("envop.io/environment")) << ext.dump();
 
   // Production middleware reachable by name from ext.
   const Json pg = get({"service", "postgresql", "-n", "ext"});
@@ -128,6 +159,9 @@ TEST_F(EnvironmentTest, AResyncWithNothingChangedWritesNothing) {
   // A metadata-only change wakes the controller without changing what it must do.
   ASSERT_EQ(kubectl({"annotate", "environment", "pro", "touched=1"}).exitCode, 0);
   ASSERT_TRUE(within(30s, [&] { return controller_->reconciles() > reconcilesBefore; }));
+  // Whatever the resync wrote, the event recorder included (up to a second late), is counted
+  // only once it has played out.
+  ASSERT_TRUE(controller_->waitUntilIdle(3s)) << controller_->metrics();
   EXPECT_EQ(controller_->writes(), writesBefore) << "a resync wrote to the API server";
 }
 
@@ -151,12 +185,139 @@ TEST_F(EnvironmentTest, DriftIsRepairedFromWatchesWithAnEvent) {
     return netpol.is_object() && netpol["spec"]["podSelector"] == Json::object();
   })) << controller_->log();
 
+  // The quota's repair made an event already: this one must be the NetworkPolicy's own.
   EXPECT_TRUE(within(30s, [&] {
-    const CommandResult events =
-        kubectl({"get", "events.events.k8s.io", "-n", "default", "--field-selector",
-                 "reason=DriftRepaired", "-o", "name"});
-    return events.exitCode == 0 && !events.out.empty();
-  })) << "no DriftRepaired event";
+    for (const std::string& note : driftRepairs("test")) {
+      if (note.find("NetworkPolicy test/envop-isolation") != std::string::npos) return true;
+    }
+    return false;
+  })) << "no DriftRepaired event for the NetworkPolicy";
+}
+
+TEST_F(EnvironmentTest, PodsComingAndGoingUnderAQuotaAreNoDriftAndAQuotaEditIs) {
+  ASSERT_EQ(apply(R"(apiVersion: envop.io/v1alpha1
+kind: Environment
+metadata: {name: busy}
+spec:
+  stage: development
+  namespace:
+    name: busy
+    resourceQuota:
+      hard: {pods: "20", requests.cpu: "4"}
+    limitRange:
+      default: {cpu: 100m, memory: 64Mi}
+      defaultRequest: {cpu: 10m, memory: 16Mi}
+)")
+                .exitCode,
+            0);
+  ASSERT_EQ(waitFor("condition=Ready", "environment/busy").exitCode, 0) << controller_->log();
+  auto podsUsed = [&] {
+    const Json quota = get({"resourcequota", "envop-quota", "-n", "busy"});
+    return quota.is_object() ? quota["status"]["used"].value("pods", "") : std::string();
+  };
+  // The quota controller fills in what the namespace uses.
+  ASSERT_TRUE(within(60s, [&] { return podsUsed() == "0"; })) << podsUsed();
+  // No image is ever pulled: kwok plays the kubelet.
+  ASSERT_EQ(kubectl({"create", "deployment", "web", "-n", "busy", "--image=registry.invalid/web:1",
+                     "--replicas=5"})
+                .exitCode,
+            0);
+  ASSERT_TRUE(within(90s, [&] { return podsUsed() == "5"; })) << podsUsed();
+  ASSERT_TRUE(controller_->waitUntilIdle(3s)) << controller_->metrics();
+  const double writesBefore = controller_->writes();
+  const double reconcilesBefore = controller_->reconciles();
+
+  for (const char* replicas : {"1", "5"}) {
+    ASSERT_EQ(kubectl({"scale", "deployment", "web", "-n", "busy",
+                       std::string("--replicas=") + replicas})
+                  .exitCode,
+              0);
+    ASSERT_TRUE(within(90s, [&] { return podsUsed() == replicas; })) << podsUsed();
+  }
+  ASSERT_TRUE(controller_->waitUntilIdle(3s)) << controller_->metrics();
+  EXPECT_GT(controller_->reconciles(), reconcilesBefore)
+      << "the quota's status changes never reached the controller";
+  EXPECT_EQ(controller_->writes(), writesBefore) << "a quota's status is not envop's to write";
+  EXPECT_EQ(driftRepairs("busy"), std::vector<std::string>{});
+
+  // A field envop applied, edited by hand: drift, repaired once.
+  ASSERT_EQ(kubectl({"patch", "resourcequota", "envop-quota", "-n", "busy", "--type=merge", "-p",
+                     R"({"spec":{"hard":{"pods":"7"}}})"})
+                .exitCode,
+            0);
+  EXPECT_TRUE(within(30s, [&] {
+    const Json quota = get({"resourcequota", "envop-quota", "-n", "busy"});
+    return quota.is_object() && quota["spec"]["hard"].value("pods", "") == "20";
+  })) << controller_->log();
+  ASSERT_TRUE(controller_->waitUntilIdle(3s)) << controller_->metrics();
+  const std::vector<std::string> repairs = driftRepairs("busy");
+  ASSERT_EQ(repairs.size(), 1u) << ::testing::PrintToString(repairs);
+  EXPECT_NE(repairs[0].find("ResourceQuota busy/envop-quota"), std::string::npos) << repairs[0];
+}
+
+TEST_F(EnvironmentTest, TheLastReleaseRemovedLeavesNoReleasesInStatusAndThenNoWrites) {
+  const std::string head = R"(apiVersion: envop.io/v1alpha1
+kind: Environment
+metadata: {name: lean}
+spec:
+  stage: development
+  namespace: {name: lean}
+  charts: {repository: )" + registry_->repository() +
+                           R"(, plainHTTP: true}
+)";
+  ASSERT_EQ(apply(head + R"(  releases:
+    - {name: config-server, chart: config-server, version: 1.0.0}
+)")
+                .exitCode,
+            0);
+  ASSERT_EQ(waitFor("condition=Ready", "environment/lean", "120s").exitCode, 0)
+      << controller_->log();
+  ASSERT_EQ(get({"environment", "lean"})["status"].value("releases", Json::array()).size(), 1u);
+
+  ASSERT_EQ(apply(head).exitCode, 0);
+  EXPECT_TRUE(within(60s, [&] {
+    const Json status = get({"environment", "lean"})["status"];
+    return !status.contains("releases") && !status.contains("releaseSummary");
+  })) << get({"environment", "lean"})["status"].dump() << controller_->log();
+
+  ASSERT_TRUE(controller_->waitUntilIdle(3s)) << controller_->metrics();
+  const double writesBefore = controller_->writes();
+  const double reconcilesBefore = controller_->reconciles();
+  ASSERT_EQ(kubectl({"annotate", "environment", "lean", "touched=1"}).exitCode, 0);
+  ASSERT_TRUE(within(30s, [&] { return controller_->reconciles() > reconcilesBefore; }));
+  ASSERT_TRUE(controller_->waitUntilIdle(3s)) << controller_->metrics();
+  EXPECT_EQ(controller_->writes(), writesBefore) << "the resync rewrote the status";
+}
+
+TEST_F(EnvironmentTest, AFieldAnotherManagerOwnsOnAnAdoptedNamespaceIsLeftAndNamed) {
+  ASSERT_EQ(kubectl({"create", "namespace", "shared"}).exitCode, 0);
+  ASSERT_EQ(
+      kubectl({"label", "namespace", "shared", "app.kubernetes.io/managed-by=argocd"}).exitCode, 0);
+  ASSERT_EQ(apply(R"(apiVersion: envop.io/v1alpha1
+kind: Environment
+metadata: {name: shared}
+spec:
+  stage: development
+  namespace: {name: shared, creationPolicy: Adopt}
+)")
+                .exitCode,
+            0);
+  ASSERT_EQ(waitFor("condition=Stalled", "environment/shared").exitCode, 0) << controller_->log();
+  const Json ns = get({"namespace", "shared"});
+  EXPECT_EQ(ns["metadata"]["labels"].value("app.kubernetes.io/managed-by", ""), "argocd")
+      << "envop took a field another manager owns";
+  EXPECT_FALSE(ns["metadata"]["labels"].contains("envop.io/environment")) << ns.dump();
+  const Json nsReady = condition("shared", "NamespaceReady");
+  ASSERT_TRUE(nsReady.is_object());
+  EXPECT_EQ(nsReady["status"], "False");
+  EXPECT_EQ(nsReady["reason"], "FieldConflict");
+  const std::string message = nsReady.value("message", "");
+  EXPECT_NE(message.find(".metadata.labels.app.kubernetes.io/managed-by"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("\"kubectl-label\""), std::string::npos) << message;
+  const Json stalled = condition("shared", "Stalled");
+  ASSERT_TRUE(stalled.is_object());
+  EXPECT_NE(stalled.value("message", "").find("kubectl-label"), std::string::npos) << stalled;
 }
 
 TEST_F(EnvironmentTest, DeletionFollowsDeletionPolicy) {

@@ -46,6 +46,21 @@ bool has(const StatusResult& r, std::string_view type) {
   return findCondition(conditionsOf(r), type) != nullptr;
 }
 
+// The status the API server holds after the reconciler's write of `r`: none when nothing
+// changed; otherwise the write replaces the status subresource with the body's status.
+nlohmann::json afterWrite(const nlohmann::json& onServer, const StatusResult& r) {
+  if (!r.changed) return onServer;
+  const nlohmann::json object = {{"apiVersion", "envop.io/v1alpha1"},
+                                 {"kind", "Environment"},
+                                 {"metadata", {{"name", "pro"}, {"resourceVersion", "7"}}},
+                                 {"status", onServer}};
+  const nlohmann::json body = statusReplacement(object, r.status);
+  EXPECT_EQ(body["metadata"]["resourceVersion"], "7") << "an unguarded replace loses writes";
+  EXPECT_EQ(body["metadata"]["name"], "pro");
+  EXPECT_FALSE(body.contains("spec"));
+  return body["status"];
+}
+
 std::vector<PartOutcome> allReady() {
   return {part(kPartNamespace, State::kReady), part(kPartReleases, State::kReady)};
 }
@@ -233,11 +248,15 @@ TEST(StatusCompute, IdempotentOnItsOwnOutput) {
       {}};
   for (const auto& parts : cases) {
     const StatusResult first = computeStatus(input(parts));
-    const StatusResult second = computeStatus(input(parts, first.status, kT1));
+    const nlohmann::json onServer = afterWrite(nullptr, first);
+    EXPECT_EQ(onServer, first.status);
+    // The next reconcile starts from what the server holds, and writes nothing.
+    const StatusResult second = computeStatus(input(parts, onServer, kT1));
     EXPECT_EQ(second.status, first.status) << first.status.dump();
     EXPECT_EQ(second.status.dump(), first.status.dump());
     EXPECT_FALSE(second.changed);
     EXPECT_TRUE(second.transitions.empty());
+    EXPECT_EQ(afterWrite(onServer, second), onServer);
   }
 }
 
@@ -253,11 +272,35 @@ TEST(StatusCompute, KeepsFieldsItDoesNotOwn) {
   StatusInput in = input(allReady(), previous);
   in.partFields = {{"monitoring", {{"serviceMonitors", 3}}}, {"releases", nullptr}};
   const StatusResult r = computeStatus(in);
-  EXPECT_EQ(r.status["registry"]["projectID"], 12);
-  EXPECT_EQ(r.status["monitoring"]["serviceMonitors"], 3);
-  EXPECT_FALSE(r.status.contains("releases"));
-  EXPECT_EQ(mustFind(r, "SomeoneElses").lastTransitionTime, "2020-01-01T00:00:00Z");
-  EXPECT_EQ(r.status["conditions"].back()["type"], "SomeoneElses");
+  const nlohmann::json onServer = afterWrite(previous, r);
+  EXPECT_EQ(onServer["registry"]["projectID"], 12);
+  EXPECT_EQ(onServer["monitoring"]["serviceMonitors"], 3);
+  EXPECT_FALSE(onServer.contains("releases")) << onServer.dump();
+  ASSERT_TRUE(onServer.contains("conditions"));
+  EXPECT_EQ(onServer["conditions"].back()["type"], "SomeoneElses");
+  EXPECT_EQ(onServer["conditions"].back()["lastTransitionTime"], "2020-01-01T00:00:00Z");
+}
+
+TEST(StatusCompute, TheLastReleaseRemovedLeavesNoReleasesAndThenNoWrite) {
+  StatusInput with = input(allReady());
+  with.partFields = {{"releases", nlohmann::json::array({{{"name", "gateway"}}})},
+                     {"releaseSummary", "1/1"}};
+  const nlohmann::json first = afterWrite(nullptr, computeStatus(with));
+  ASSERT_TRUE(first.contains("releases"));
+
+  StatusInput without = input({part(kPartNamespace, State::kReady)}, first, kT1);
+  without.partFields = {{"releases", nullptr}, {"releaseSummary", nullptr}};
+  const StatusResult removed = computeStatus(without);
+  EXPECT_TRUE(removed.changed);
+  const nlohmann::json second = afterWrite(first, removed);
+  EXPECT_FALSE(second.contains("releases")) << second.dump();
+  EXPECT_FALSE(second.contains("releaseSummary")) << second.dump();
+
+  without.previous = second;
+  without.now = kT2;
+  const StatusResult resync = computeStatus(without);
+  EXPECT_FALSE(resync.changed) << "a resync rewrites the status";
+  EXPECT_EQ(afterWrite(second, resync), second);
 }
 
 TEST(StatusCompute, EmptyNamespaceNameKeepsThePreviousOne) {

@@ -1,0 +1,239 @@
+#include "controller/environment/applier.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <mutex>
+
+namespace envop::environment {
+namespace {
+
+using kube::Json;
+namespace res = kube::resources;
+
+// Answers each request through a handler, keeping every request it saw.
+class ScriptedTransport final : public kube::Transport {
+ public:
+  using Handler = std::function<kube::HttpResponse(const kube::HttpRequest&)>;
+  explicit ScriptedTransport(Handler handler) : handler_(std::move(handler)) {}
+
+  kube::HttpResponse send(const kube::HttpRequest& request) override {
+    std::lock_guard lock(mu_);
+    requests_.push_back(request);
+    return handler_(request);
+  }
+  kube::HttpResponse stream(const kube::HttpRequest&, const std::function<bool(std::string_view)>&,
+                            kube::Cancellation&) override {
+    return {.status = 500};
+  }
+  const std::string& host() const override { return host_; }
+  std::vector<kube::HttpRequest> requests() {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+
+ private:
+  Handler handler_;
+  std::mutex mu_;
+  std::vector<kube::HttpRequest> requests_;
+  std::string host_ = "fake";
+};
+
+const Json kQuotaFields = {
+    {"f:metadata",
+     {{"f:labels", {{".", Json::object()}, {"f:envop.io/environment", Json::object()}}}}},
+    {"f:spec", {{"f:hard", {{".", Json::object()}, {"f:pods", Json::object()}}}}}};
+
+Json desiredQuota() {
+  return {{"apiVersion", "v1"},
+          {"kind", "ResourceQuota"},
+          {"metadata",
+           {{"name", "envop-quota"},
+            {"namespace", "pro"},
+            {"labels", {{"envop.io/environment", "pro"}}}}},
+          {"spec", {{"hard", {{"pods", "10"}}}}}};
+}
+
+// The quota as the API server holds it: envop's Apply entry with `fields`, and any others.
+Json liveQuota(const std::string& resourceVersion, const Json& fields, Json used = {{"pods", "0"}},
+               Json others = Json::array()) {
+  Json object = desiredQuota();
+  object["metadata"]["resourceVersion"] = resourceVersion;
+  Json managed = std::move(others);
+  if (!fields.is_null()) {
+    managed.push_back({{"manager", "envop"}, {"operation", "Apply"}, {"fieldsV1", fields}});
+  }
+  managed.push_back({{"manager", "kube-controller-manager"},
+                     {"operation", "Update"},
+                     {"subresource", "status"},
+                     {"fieldsV1", {{"f:status", {{"f:used", Json::object()}}}}}});
+  object["metadata"]["managedFields"] = managed;
+  object["status"] = {{"hard", {{"pods", "10"}}}, {"used", used}};
+  return object;
+}
+
+kube::HttpResponse ok(const Json& body) { return {.status = 200, .body = body.dump()}; }
+
+kube::HttpResponse conflict(const std::string& field, const std::string& manager) {
+  const Json status = {
+      {"kind", "Status"},
+      {"apiVersion", "v1"},
+      {"status", "Failure"},
+      {"message",
+       "Apply failed with 1 conflict: conflict with \"" + manager + "\" using v1: " + field},
+      {"reason", "Conflict"},
+      {"details",
+       {{"causes",
+         {{{"reason", "FieldManagerConflict"},
+           {"message", "conflict with \"" + manager + "\" using v1"},
+           {"field", field}}}}}},
+      {"code", 409}};
+  return {.status = 409, .body = status.dump()};
+}
+
+bool forced(const kube::HttpRequest& r) {
+  return r.pathAndQuery.find("force=true") != std::string::npos;
+}
+
+TEST(AppliedFields, IsEnvopsApplyEntryOnly) {
+  Json object = liveQuota("5", kQuotaFields);
+  EXPECT_EQ(appliedFields(object), kQuotaFields);
+  object["metadata"]["managedFields"][0]["operation"] = "Update";  // envop's, but not an apply
+  EXPECT_TRUE(appliedFields(object).is_null());
+  EXPECT_TRUE(appliedFields(desiredQuota()).is_null());
+}
+
+TEST(FieldPaths, RenderAsTheApiServerPrintsConflicts) {
+  const Json fields = {
+      {"f:metadata",
+       {{"f:labels", {{".", Json::object()}, {"f:app.kubernetes.io/managed-by", Json::object()}}}}},
+      {"f:spec",
+       {{"f:ports",
+         {{".", Json::object()},
+          {"k:{\"port\":80,\"protocol\":\"TCP\"}",
+           {{".", Json::object()}, {"f:port", Json::object()}}}}},
+        {"f:finalizers", {{"v:\"kubernetes\"", Json::object()}}},
+        {"f:limits", {{"i:0", Json::object()}}}}}};
+  const std::set<std::string> paths = fieldPaths(fields);
+  for (const char* expected :
+       {".metadata", ".metadata.labels", ".metadata.labels.app.kubernetes.io/managed-by",
+        ".spec.ports[port=80,protocol=\"TCP\"]", ".spec.ports[port=80,protocol=\"TCP\"].port",
+        ".spec.finalizers[=\"kubernetes\"]", ".spec.limits[0]"}) {
+    EXPECT_EQ(paths.count(expected), 1u) << expected;
+  }
+  EXPECT_EQ(paths.size(), 11u);
+}
+
+TEST(FieldConflicts, NameTheFieldAndTheManager) {
+  const kube::HttpResponse r = conflict(".metadata.labels.team", "kubectl-edit");
+  const kube::ApiError error = kube::fromResponse(r.status, r.body);
+  const std::vector<FieldConflict> conflicts = fieldConflicts(error);
+  ASSERT_EQ(conflicts.size(), 1u);
+  EXPECT_EQ(conflicts[0], (FieldConflict{".metadata.labels.team", "kubectl-edit"}));
+  EXPECT_EQ(describeConflicts(conflicts),
+            "field .metadata.labels.team is owned by \"kubectl-edit\"");
+  EXPECT_TRUE(fieldConflicts(kube::fromResponse(404, "")).empty());
+}
+
+class ApplierTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    transport_ = std::make_shared<ScriptedTransport>([this](const kube::HttpRequest& r) {
+      return handler_ ? handler_(r) : ok(liveQuota("1", kQuotaFields));
+    });
+    applier_ = std::make_unique<Applier>(std::make_shared<kube::Client>(transport_),
+                                         std::map<std::string, runtime::StorePtr>{
+                                             {"resourcequotas", quotas_}});
+  }
+  std::shared_ptr<ScriptedTransport> transport_;
+  ScriptedTransport::Handler handler_;
+  runtime::StorePtr quotas_ = std::make_shared<runtime::Store>();
+  std::unique_ptr<Applier> applier_;
+};
+
+TEST_F(ApplierTest, StatusAndOtherManagersChangingTheObjectIsNoDrift) {
+  ASSERT_FALSE(applier_->apply(res::resourceQuotas(), desiredQuota()).error);
+  ASSERT_EQ(transport_->requests().size(), 1u);
+  // The quota controller counts pods: a new resourceVersion, envop's fields untouched.
+  quotas_->upsert(liveQuota("2", kQuotaFields, {{"pods", "5"}}));
+  ApplyOutcome outcome = applier_->apply(res::resourceQuotas(), desiredQuota());
+  EXPECT_FALSE(outcome.wrote);
+  EXPECT_FALSE(outcome.repairedDrift);
+  // A label someone else added is theirs, not drift either.
+  const Json labelled = {{"manager", "kubectl-label"},
+                         {"operation", "Update"},
+                         {"fieldsV1", {{"f:metadata", {{"f:labels", {{"f:x", Json::object()}}}}}}}};
+  quotas_->upsert(liveQuota("3", kQuotaFields, {{"pods", "5"}}, Json::array({labelled})));
+  outcome = applier_->apply(res::resourceQuotas(), desiredQuota());
+  EXPECT_FALSE(outcome.wrote);
+  EXPECT_EQ(transport_->requests().size(), 1u) << "no read, no write";
+}
+
+TEST_F(ApplierTest, AFieldEnvopAppliedTakenByAHumanIsDriftRepairedByForce) {
+  ASSERT_FALSE(applier_->apply(res::resourceQuotas(), desiredQuota()).error);
+  // kubectl edit of spec.hard.pods: the editor owns it now, envop's set lost it.
+  Json fields = kQuotaFields;
+  fields["f:spec"]["f:hard"].erase("f:pods");
+  const Json edited = liveQuota("2", fields);
+  quotas_->upsert(edited);
+  handler_ = [&](const kube::HttpRequest& r) {
+    return r.method == "GET" ? ok(edited) : ok(liveQuota("3", kQuotaFields));
+  };
+  const ApplyOutcome outcome = applier_->apply(res::resourceQuotas(), desiredQuota());
+  EXPECT_TRUE(outcome.wrote);
+  EXPECT_TRUE(outcome.repairedDrift);
+  const auto requests = transport_->requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[1].method, "GET");
+  EXPECT_EQ(requests[2].method, "PATCH");
+  EXPECT_TRUE(forced(requests[2])) << "envop made the quota: its fields are envop's";
+}
+
+TEST_F(ApplierTest, ACacheBehindEnvopsOwnWriteIsNoDrift) {
+  quotas_->upsert(liveQuota("0", nullptr));  // the cache from before envop's first apply
+  ASSERT_FALSE(applier_->apply(res::resourceQuotas(), desiredQuota()).error);
+  handler_ = [&](const kube::HttpRequest&) { return ok(liveQuota("1", kQuotaFields)); };
+  const ApplyOutcome outcome = applier_->apply(res::resourceQuotas(), desiredQuota());
+  EXPECT_FALSE(outcome.wrote);
+  EXPECT_FALSE(outcome.repairedDrift);
+  ASSERT_EQ(transport_->requests().size(), 2u);
+  EXPECT_EQ(transport_->requests()[1].method, "GET");
+}
+
+TEST_F(ApplierTest, AFieldEnvopNeverOwnedIsLeftToItsOwnerAndReported) {
+  handler_ = [](const kube::HttpRequest& r) {
+    return forced(r) ? ok(liveQuota("9", kQuotaFields))
+                     : conflict(".metadata.labels.envop.io/environment", "kubectl-create");
+  };
+  const ApplyOutcome outcome =
+      applier_->apply(res::resourceQuotas(), desiredQuota(), {.envopCreated = false});
+  ASSERT_TRUE(outcome.error);
+  ASSERT_EQ(outcome.conflicts.size(), 1u);
+  EXPECT_EQ(outcome.conflicts[0].manager, "kubectl-create");
+  const auto requests = transport_->requests();
+  ASSERT_EQ(requests.size(), 1u) << "no forced retry";
+  EXPECT_FALSE(forced(requests[0]));
+}
+
+TEST_F(ApplierTest, OnAnAdoptedObjectOnlyFieldsEnvopOwnedAreTakenBack) {
+  handler_ = [](const kube::HttpRequest&) { return ok(liveQuota("1", kQuotaFields)); };
+  ASSERT_FALSE(
+      applier_->apply(res::resourceQuotas(), desiredQuota(), {.envopCreated = false}).error);
+  // Someone took spec.hard.pods, which envop had applied: envop takes it back.
+  handler_ = [](const kube::HttpRequest& r) {
+    if (r.method == "GET") return ok(liveQuota("2", nullptr));
+    return forced(r) ? ok(liveQuota("3", kQuotaFields))
+                     : conflict(".spec.hard.pods", "kubectl-edit");
+  };
+  const ApplyOutcome outcome =
+      applier_->apply(res::resourceQuotas(), desiredQuota(), {.envopCreated = false});
+  EXPECT_FALSE(outcome.error);
+  EXPECT_TRUE(outcome.repairedDrift);
+  const auto requests = transport_->requests();
+  ASSERT_EQ(requests.size(), 4u);
+  EXPECT_FALSE(forced(requests[2]));
+  EXPECT_TRUE(forced(requests[3]));
+}
+
+}  // namespace
+}  // namespace envop::environment
