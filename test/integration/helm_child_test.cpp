@@ -109,18 +109,29 @@ class HelmChildTest : public ::testing::Test {
     registry_.reset();
   }
 
-  ControllerProcess& startController(const std::string& name, std::vector<std::string> flags = {},
+  // `flags` come last, so they override the defaults given here.
+  ControllerProcess& startController(const std::string& name,
+                                     const std::vector<std::string>& flags = {},
                                      ControllerProcess::Ports ports = {}) {
-    flags.insert(flags.end(), {"--helm-binary", helm_, "--helm-state-dir",
-                               cluster_->dir() + "/" + uniqueName("helm-state")});
+    std::vector<std::string> all = {"--helm-binary", helm_, "--helm-state-dir",
+                                    cluster_->dir() + "/" + uniqueName("helm-state")};
+    all.insert(all.end(), flags.begin(), flags.end());
     controllers_.push_back(
-        std::make_unique<ControllerProcess>(name, cluster_->kubeconfig(), flags, ports));
+        std::make_unique<ControllerProcess>(name, cluster_->kubeconfig(), all, ports));
     return *controllers_.back();
+  }
+
+  // `helm history` of the release, as JSON text ("" when helm fails: no such release).
+  std::string history() {
+    const CommandResult r = runCommand({helm_, "history", "orders", "-n", "slow", "-o", "json",
+                                        "--kubeconfig", cluster_->kubeconfig()},
+                                       isolatedHelmEnv(cluster_->dir()));
+    return r.exitCode == 0 ? r.out : "";
   }
 
   // An Environment whose one release installs the chart that never becomes Ready and waits
   // for it: its helm child runs for the release's timeout.
-  void applySlowRelease(const std::string& timeout) {
+  void applySlowRelease(const std::string& timeout, const std::string& remediation = "") {
     const CommandResult r = cluster_->apply(R"(apiVersion: envop.io/v1alpha1
 kind: Environment
 metadata: {name: slow}
@@ -137,7 +148,7 @@ spec:
       version: )" + kBrokenVersion + R"(
       wait: true
       timeout: )" + timeout + R"(
-)");
+)" + (remediation.empty() ? "" : "      remediation: " + remediation + "\n"));
     ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
   }
 
@@ -204,6 +215,33 @@ TEST_F(HelmChildTest, HelmHoldsNothingOfTheControllerAndDiesWithIt) {
   })) << second.log();
 }
 
+// SIGTERM lets a running helm finish only for the graceful shutdown timeout; then the helm is
+// killed and the process exits, long before Kubernetes' grace period would SIGKILL it.
+TEST_F(HelmChildTest, SigtermDrainsForTheGracefulShutdownTimeoutThenKillsHelm) {
+  ControllerProcess& controller =
+      startController("envop-drain", {"--graceful-shutdown-timeout", "3s"});
+  ASSERT_TRUE(within(60s, [&] { return controller.probe("/readyz") == 200; })) << controller.log();
+  applySlowRelease("5m");
+  const pid_t helm = waitForHelmUpgrade(controller);
+  ASSERT_NE(helm, 0);
+
+  controller.signal(SIGTERM);
+  const auto terminated = Clock::now();
+  const std::optional<int> code = controller.waitExitFor(20s);
+  ASSERT_TRUE(code.has_value()) << "still running 20 s after SIGTERM with a 3 s drain";
+  std::cout
+      << "[ measure ] SIGTERM to exit with a 3 s drain and helm running: "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - terminated).count()
+      << " ms\n";
+  EXPECT_EQ(*code, 1);
+  std::ifstream in(controller.log());
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(log.find("after the graceful shutdown timeout; killed 1 running helm process group(s)"),
+            std::string::npos)
+      << log;
+  EXPECT_TRUE(within(10s, [&] { return !alive(helm); })) << "helm " << helm << " survived";
+}
+
 // The leader stopped mid-upgrade loses the Lease to the other replica; continued, it exits on
 // the lost-lease path at once, its helm child killed, instead of acting on what it was doing.
 TEST_F(HelmChildTest, ALeaderStoppedMidUpgradeExitsOnContinueAndTakesItsHelmAlong) {
@@ -243,6 +281,42 @@ TEST_F(HelmChildTest, ALeaderStoppedMidUpgradeExitsOnContinueAndTakesItsHelmAlon
   EXPECT_TRUE(within(10s, [&] { return !alive(helm); }))
       << "helm " << helm << " outlived the old leader";
   EXPECT_TRUE(leads(standby));
+}
+
+// The leader stopped until after its helm run has failed wakes up holding a result it would act
+// on (the remediation uninstalls), while another replica leads. The standby cannot run helm
+// here, so any change in the release's history is the old leader's: there must be none.
+TEST_F(HelmChildTest, ALeaderResumedAfterItsHelmFailedActsNoMore) {
+  const std::string lease = uniqueName("envop-resumed");
+  const std::vector<std::string> flags = {"--leader-elect", "--leader-election-namespace",
+                                          "default", "--leader-election-id", lease};
+  const std::string status = "leader_election_master_status{name=\"" + lease + "\"}";
+  auto leads = [&](const ControllerProcess& c) { return sample(c.metrics(), status) == 1; };
+  ControllerProcess& leader = startController("envop-resumed-a", flags);
+  ASSERT_TRUE(within(60s, [&] { return leads(leader); })) << leader.log();
+  std::vector<std::string> standbyFlags = flags;
+  standbyFlags.insert(standbyFlags.end(), {"--helm-binary", "/nonexistent/helm"});
+  ControllerProcess& standby = startController("envop-resumed-b", standbyFlags);
+  ASSERT_TRUE(within(60s, [&] { return standby.probe("/readyz") == 200; })) << standby.log();
+
+  applySlowRelease("20s", "{retries: 0, onFailure: Uninstall}");
+  const pid_t helm = waitForHelmUpgrade(leader);
+  ASSERT_NE(helm, 0);
+  leader.signal(SIGSTOP);
+  ASSERT_TRUE(within(60s, [&] { return leads(standby); })) << standby.log();
+  // helm gives up at the release's timeout; its stopped parent cannot reap it.
+  ASSERT_TRUE(within(60s, [&] { return !alive(helm); })) << "helm did not time out";
+  const std::string before = history();
+  ASSERT_NE(before.find("\"failed\""), std::string::npos) << before;
+
+  leader.signal(SIGCONT);
+  const std::optional<int> code = leader.waitExitFor(15s);
+  ASSERT_TRUE(code.has_value()) << "the old leader kept running after SIGCONT";
+  EXPECT_EQ(*code, 1);
+  std::ifstream in(leader.log());
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(log.find("lost the leader Lease"), std::string::npos) << log;
+  EXPECT_EQ(history(), before) << "the old leader changed the release after losing the Lease";
 }
 
 }  // namespace
