@@ -151,5 +151,18 @@ TEST(HelmProcess, KillChildrenForExitKillsEveryRunningGroup) {
   EXPECT_TRUE(died) << "the grandchild " << grandchild << " survived";
 }
 
+TEST(HelmProcess, TheStartGateRefusesNewChildrenWhileItSaysNo) {
+  bool open = false;
+  setStartGate([&open] { return open; });
+  const ProcessOutput refused = runProcess("/bin/echo", {"ran"}, {}, "", 10s);
+  EXPECT_THAT(refused.error, ::testing::HasSubstr("not started")) << refused.error;
+  EXPECT_EQ(refused.out, "");
+  open = true;
+  const ProcessOutput ran = runProcess("/bin/echo", {"ran"}, {}, "", 10s);
+  setStartGate({});
+  EXPECT_TRUE(ran.error.empty()) << ran.error;
+  EXPECT_EQ(ran.out, "ran\n");
+}
+
 }  // namespace
 }  // namespace envop::helm
