@@ -5,15 +5,19 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 
+#include "controller/app/write_fence.h"
 #include "controller/environment/environment_reconciler.h"
 #include "controller/environment/releases_part.h"
 #include "controller/environment/spec.h"
 #include "controller/helm/helm_driver.h"
+#include "controller/helm/helm_process.h"
 #include "controller/runtime/controller.h"
 #include "controller/runtime/event_recorder.h"
 #include "controller/runtime/informer.h"
@@ -25,7 +29,23 @@
 namespace envop::app {
 namespace {
 
-constexpr auto kDrainPeriod = std::chrono::seconds(30);
+using Clock = std::chrono::steady_clock;
+
+long millisecondsSince(Clock::time_point start) {
+  return static_cast<long>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+}
+
+// Stops the process now, from any thread: kills every helm child's process group (what helm
+// spawned too), keeps every reconcile that was waiting on one from acting on its result, and
+// exits without destructors, so no thread gets to write to the cluster on its way out.
+[[noreturn]] void exitNow(const std::string& why, Clock::time_point since) {
+  const int killed = helm::killChildrenForExit();
+  spdlog::error("{}; killed {} running helm process group(s); exiting after {} ms", why, killed,
+                millisecondsSince(since));
+  spdlog::default_logger()->flush();
+  std::_Exit(1);
+}
 
 // Starts one of the two servers unless its address is "0"; false when the bind fails.
 bool serve(std::unique_ptr<server::HttpServer>& slot, const std::string& address, const char* what,
@@ -84,7 +104,17 @@ std::string controllerNamespace(const Options& options) {
 
 int runManager(const Options& options, const kube::Config& config,
                const std::string& kubeconfigPath) {
-  auto client = std::make_shared<kube::Client>(kube::makeTransport(config));
+  const kube::TransportPtr transport = kube::makeTransport(config);
+  // With leader election, everything but the elector writes through a fence that shuts the
+  // moment this replica cannot be sure it still holds the Lease, and so does helm.
+  std::atomic<runtime::LeaderElector*> leader{nullptr};
+  auto mayWrite = [&leader] {
+    const runtime::LeaderElector* elector = leader.load();
+    return elector != nullptr && elector->holdsLease();
+  };
+  auto client = std::make_shared<kube::Client>(
+      options.leaderElect ? std::make_shared<FencedTransport>(transport, mayWrite) : transport);
+  if (options.leaderElect) helm::setStartGate(mayWrite);
   const std::string ownNamespace = controllerNamespace(options);
 
   runtime::Informer environments(
@@ -200,8 +230,7 @@ int runManager(const Options& options, const kube::Config& config,
   for (auto& informer : owned) informer->start();
   for (auto& informer : referenced) informer->start();
 
-  std::atomic<bool> lostLease{false};
-  std::atomic<bool> shuttingDown{false};
+  std::atomic<bool> releasing{false};
   std::unique_ptr<runtime::LeaderElector> elector;
   if (options.leaderElect) {
     runtime::LeaderElectionConfig le{.leaseNamespace = options.leaderElectionNamespace.empty()
@@ -209,7 +238,7 @@ int runManager(const Options& options, const kube::Config& config,
                                                            : options.leaderElectionNamespace,
                                      .leaseName = options.leaderElectionId};
     elector = std::make_unique<runtime::LeaderElector>(
-        client, le,
+        std::make_shared<kube::Client>(transport), le,
         runtime::LeaderCallbacks{
             .onStartedLeading =
                 [&controller] {
@@ -217,14 +246,13 @@ int runManager(const Options& options, const kube::Config& config,
                   controller.start();
                 },
             .onStoppedLeading =
-                [&lostLease, &shuttingDown] {
-                  if (shuttingDown.load()) return;  // our own release on the way out
+                [&releasing] {
+                  if (releasing.load()) return;  // our own release on the way out
                   // Another replica may be reconciling already: stop at once, as
-                  // controller-runtime does, rather than risk two writers.
-                  spdlog::error("lost the leader Lease; exiting");
-                  lostLease.store(true);
-                  kill(getpid(), SIGTERM);
+                  // controller-runtime does, rather than drain and risk two writers.
+                  exitNow("lost the leader Lease", Clock::now());
                 }});
+    leader.store(elector.get());
     spdlog::info("waiting to become the leader (Lease {}/{}, identity {})", le.leaseNamespace,
                  le.leaseName, elector->identity());
     elector->start();
@@ -238,21 +266,31 @@ int runManager(const Options& options, const kube::Config& config,
   sigaddset(&set, SIGINT);
   int signal = 0;
   sigwait(&set, &signal);
-  shuttingDown.store(true);
-  if (!lostLease.load()) {
-    spdlog::info("received {}; shutting down", signal == SIGTERM ? "SIGTERM" : "SIGINT");
-  }
+  const auto stopping = Clock::now();
+  const auto drain = options.gracefulShutdownTimeout;
+  spdlog::info("received {}; shutting down, draining for up to {} ms",
+               signal == SIGTERM ? "SIGTERM" : "SIGINT", drain.count());
 
-  controller.stop(kDrainPeriod);
+  // Reconciles in flight may finish (a helm upgrade running to its end leaves no pending
+  // lock behind) but only for the drain; past it the helm children are killed and the
+  // process exits, still holding the Lease, so no half-stopped worker writes after a standby
+  // took over. The elector keeps renewing meanwhile; losing the Lease still exits at once.
+  auto stopped = std::async(std::launch::async, [&controller, drain] { controller.stop(drain); });
+  if (stopped.wait_for(drain + std::chrono::seconds(1)) != std::future_status::ready) {
+    exitNow("reconciles still running after the graceful shutdown timeout", stopping);
+  }
+  spdlog::info("reconciles drained after {} ms", millisecondsSince(stopping));
   environments.stop();
   for (auto& informer : owned) informer->stop();
   for (auto& informer : referenced) informer->stop();
   events.stop();
+  releasing.store(true);
   if (elector) elector->stop();  // releases the Lease so a standby takes over at once
   if (probeServer) probeServer->stop();
   if (metricsServer) metricsServer->stop();
-  spdlog::info("stopped");
-  return lostLease.load() ? 1 : 0;
+  helm::setStartGate([] { return false; });  // mayWrite refers to this frame
+  spdlog::info("stopped after {} ms", millisecondsSince(stopping));
+  return 0;
 }
 
 }  // namespace envop::app

@@ -1,8 +1,9 @@
 // Manager wires the controller process together and owns its lifetime: the API
 // client, the informers, the Environment controller, leader election, and the
 // probe and metrics servers; it runs until SIGTERM or SIGINT and then shuts down in
-// order (stop handing out work, drain reconciles for up to 30 s, stop watches,
-// release the Lease, stop serving).
+// order (stop handing out work, drain reconciles for up to --graceful-shutdown-timeout,
+// stop watches, release the Lease, stop serving); a drain that runs out kills the helm
+// children and exits at once. A lost Lease exits at once, killing the helm children.
 #pragma once
 
 #include "controller/app/options.h"

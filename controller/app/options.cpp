@@ -6,8 +6,6 @@
 #include <optional>
 #include <sstream>
 
-#include "controller/environment/release_spec.h"
-
 namespace envop::app {
 namespace {
 
@@ -125,13 +123,29 @@ const std::map<std::string, Flag>& flags() {
         "is asked again, as a Go duration. Default 5m.",
         false,
         [](Options& o, const std::string& v) -> std::optional<std::string> {
-          const auto d = environment::parseGoDuration(v);
+          const auto d = parseDuration(v);
           if (!d || *d < std::chrono::seconds(1)) {
             return "invalid value \"" + v +
                    "\" for flag --chart-recheck-interval: want a Go duration of at least 1s, "
                    "such as 30s or 5m";
           }
           o.chartRecheckInterval = std::chrono::duration_cast<std::chrono::seconds>(*d);
+          return std::nullopt;
+        }}},
+      {"graceful-shutdown-timeout",
+       {"On SIGTERM, how long running reconciles and their helm children may take to finish "
+        "before the children are killed and the process exits, e.g. 330s or 5m30s; keep it "
+        "below the Pod's terminationGracePeriodSeconds. A lost leader Lease exits at once. "
+        "Default 330s (helm's 300 s timeout plus 30 s).",
+        false,
+        [](Options& o, const std::string& v) -> std::optional<std::string> {
+          auto d = parseDuration(v);
+          if (!d) {
+            return "invalid value \"" + v +
+                   "\" for flag --graceful-shutdown-timeout: want a duration such as 330s or "
+                   "5m30s";
+          }
+          o.gracefulShutdownTimeout = *d;
           return std::nullopt;
         }}},
       {"namespace",
@@ -143,6 +157,39 @@ const std::map<std::string, Flag>& flags() {
 }
 
 }  // namespace
+
+std::optional<std::chrono::milliseconds> parseDuration(const std::string& text) {
+  if (text == "0") return std::chrono::milliseconds(0);
+  if (text.empty()) return std::nullopt;
+  std::chrono::milliseconds total{0};
+  const char* p = text.data();
+  const char* end = text.data() + text.size();
+  while (p < end) {
+    long long n = 0;
+    auto [next, ec] = std::from_chars(p, end, n);
+    if (ec != std::errc() || next == p || n < 0 || next == end) return std::nullopt;
+    p = next;
+    long long unitMs = 0;
+    if (end - p >= 2 && p[0] == 'm' && p[1] == 's') {
+      unitMs = 1;
+      p += 2;
+    } else if (*p == 's') {
+      unitMs = 1000;
+      ++p;
+    } else if (*p == 'm') {
+      unitMs = 60 * 1000;
+      ++p;
+    } else if (*p == 'h') {
+      unitMs = 3600 * 1000;
+      ++p;
+    } else {
+      return std::nullopt;
+    }
+    if (n > (1LL << 40) / unitMs) return std::nullopt;  // absurd, and would overflow
+    total += std::chrono::milliseconds(n * unitMs);
+  }
+  return total;
+}
 
 ParsedOptions parseOptions(const std::vector<std::string>& args) {
   ParsedOptions parsed;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,17 @@ struct Options {
   std::string helmStateDir = "/tmp/envop-helm";  // helm's cache, config and data, 0700
   // How long a resolved chart (an OCI tag's digest) is trusted before it is looked up again.
   std::chrono::seconds chartRecheckInterval{300};
+  // On SIGTERM, how long running reconciles (and their helm children) may take to finish
+  // before the children are killed and the process exits. Long enough for a helm run at its
+  // default deadline (helm's 300 s timeout plus the driver's 30 s kill grace), so that a
+  // rolling update of envop does not cut an upgrade short; the Pod's grace period must be
+  // longer still (the chart's terminationGracePeriodSeconds).
+  std::chrono::milliseconds gracefulShutdownTimeout = std::chrono::seconds(330);
 };
+
+// A Go-style duration: "330s", "5m30s", "1h", "1500ms", "0"; nullopt when it is not one
+// (or negative).
+std::optional<std::chrono::milliseconds> parseDuration(const std::string& text);
 
 struct ParsedOptions {
   enum class Outcome { kRun, kHelp, kError };

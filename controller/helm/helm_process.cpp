@@ -1,8 +1,20 @@
 #include "controller/helm/helm_process.h"
 
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/process.hpp>
+#include <boost/process/extend.hpp>
 #include <future>
+#include <mutex>
+#include <set>
 #include <thread>
 
 namespace envop::helm {
@@ -15,9 +27,49 @@ using Clock = std::chrono::steady_clock;
 // process group could keep them open that long.
 constexpr std::chrono::seconds kDrainAfterKill{5};
 
+// The process groups of the children runProcess has running. A group is registered under the
+// lock as soon as its leader exists and removed under the lock before its leader is reaped, so
+// a pid killed through this set is never one the kernel has handed to another process.
+struct Children {
+  std::mutex mutex;
+  std::set<pid_t> groups;
+  std::function<bool()> gate;
+};
+Children& children() {
+  // Never destroyed: killChildrenForExit keeps the mutex locked while the process exits.
+  static Children* c = new Children;
+  return *c;
+}
+
 std::string ready(std::future<std::string>& f) {
   if (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return "";
   return f.get();
+}
+
+// Exited (or gone), without reaping it: a zombie keeps its pid, and so its process group id,
+// from being reused while it is still registered.
+bool exited(pid_t pid) {
+  siginfo_t info{};
+  if (::waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return true;
+  return info.si_pid == pid;
+}
+
+// Runs in the child between fork and exec, so only async-signal-safe calls: no allocation, no
+// lock. `parent` and `maxFd` are computed before the fork.
+void setUpChild(pid_t parent, int maxFd) {
+  // Die with the controller. If it died before prctl took effect, we were already reparented.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
+  // Everything but the three standard streams closes at exec. Close-on-exec rather than
+  // close: Boost.Process reports a failed exec through a descriptor of its own, already marked.
+  if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    for (int fd = 3; fd < maxFd; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);  // kernel < 5.11
+  }
+}
+
+int descriptorLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 65536;
+  return static_cast<int>(std::min<rlim_t>(limit.rlim_cur, 1 << 20));
 }
 
 }  // namespace
@@ -28,6 +80,7 @@ ProcessOutput runProcess(const std::string& executable, const std::vector<std::s
   ProcessOutput result;
   const auto start = Clock::now();
   const auto deadline = start + timeout;
+  Children& registry = children();
   try {
     bp::environment env;
     // set(), not operator[]: Boost 1.74's environment::find reads past the end of
@@ -37,12 +90,26 @@ ProcessOutput runProcess(const std::string& executable, const std::vector<std::s
     std::future<std::string> out;
     std::future<std::string> err;
     bp::group group;
-    bp::child child = stdinData.empty()
-                          ? bp::child(bp::exe = executable, bp::args = args, env, group,
-                                      bp::std_in.close(), bp::std_out > out, bp::std_err > err, io)
-                          : bp::child(bp::exe = executable, bp::args = args, env, group,
-                                      bp::std_in<boost::asio::buffer(stdinData), bp::std_out> out,
-                                      bp::std_err > err, io);
+    const pid_t parent = ::getpid();
+    const int maxFd = descriptorLimit();
+    auto setup = bp::extend::on_exec_setup = [parent, maxFd](auto&) { setUpChild(parent, maxFd); };
+    std::unique_lock lock(registry.mutex);
+    if (registry.gate && !registry.gate()) {
+      result.error = "not started: this replica may no longer act on the cluster";
+      result.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+      return result;
+    }
+    bp::child child =
+        stdinData.empty()
+            ? bp::child(bp::exe = executable, bp::args = args, env, group,
+                        bp::std_in<bp::null, bp::std_out> out, bp::std_err > err, io, setup)
+            : bp::child(bp::exe = executable, bp::args = args, env, group,
+                        bp::std_in<boost::asio::buffer(stdinData), bp::std_out> out,
+                        bp::std_err > err, io, setup);
+    // The child has exec'd (Boost waits for that), so its process group exists.
+    const pid_t pid = child.id();
+    registry.groups.insert(pid);
+    lock.unlock();
     // The io_context runs out of work when both pipes reach EOF, which is normally exit.
     io.run_for(timeout);
     std::error_code ec;
@@ -53,13 +120,16 @@ ProcessOutput runProcess(const std::string& executable, const std::vector<std::s
       io.run_for(kDrainAfterKill);
     }
     // A child may close its pipes before it exits: give it the rest of the deadline.
-    while (!result.timedOut && child.running(ec) && Clock::now() < deadline) {
+    while (!result.timedOut && !exited(pid) && Clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    if (!result.timedOut && child.running(ec)) {
+    if (!result.timedOut && !exited(pid)) {
       result.timedOut = true;
       group.terminate(ec);
     }
+    lock.lock();  // blocks for good once killChildrenForExit has run
+    registry.groups.erase(pid);
+    lock.unlock();
     if (!result.timedOut) group.detach();  // exited: nothing left to kill
     child.wait(ec);
     result.exitCode = result.timedOut ? -1 : child.exit_code();
@@ -70,6 +140,25 @@ ProcessOutput runProcess(const std::string& executable, const std::vector<std::s
   }
   result.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   return result;
+}
+
+int killChildrenForExit() {
+  Children& registry = children();
+  registry.mutex.lock();  // never unlocked: the process is about to exit
+  for (pid_t group : registry.groups) ::kill(-group, SIGKILL);
+  return static_cast<int>(registry.groups.size());
+}
+
+void setStartGate(std::function<bool()> gate) {
+  Children& registry = children();
+  std::lock_guard lock(registry.mutex);
+  registry.gate = std::move(gate);
+}
+
+int runningChildren() {
+  Children& registry = children();
+  std::lock_guard lock(registry.mutex);
+  return static_cast<int>(registry.groups.size());
 }
 
 }  // namespace envop::helm

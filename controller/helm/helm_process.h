@@ -1,10 +1,15 @@
 // Running one helm child: argv only (never a shell), an explicit environment, optional stdin,
 // both pipes captured, and a deadline after which the child's whole process group is killed
 // with SIGKILL, so a hung helm (or anything it spawned) cannot hold a reconcile worker.
+// The child gets stdin (/dev/null unless data is given), stdout and stderr and no other
+// descriptor of the controller (its listening ports, its connections to the API server), and
+// it dies with the controller (PR_SET_PDEATHSIG): a helm left running by a crashed controller
+// would keep the ports the restarted one needs, and would go on writing to the cluster.
 // Never throws: a spawn failure is reported in ProcessOutput::error.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,8 +25,26 @@ struct ProcessOutput {
   std::chrono::milliseconds took{0};
 };
 
+// The calling thread must stay alive until this returns (it always does, except after
+// killChildrenForExit): the kernel's parent-death signal follows the thread that forked.
 ProcessOutput runProcess(const std::string& executable, const std::vector<std::string>& args,
                          const std::map<std::string, std::string>& environment,
                          const std::string& stdinData, std::chrono::milliseconds timeout);
+
+// For a process that must stop acting at once (it lost its Lease, or its drain ran out):
+// SIGKILLs the process group of every child runProcess has running, and from then on no
+// runProcess starts a child or returns from one, so no caller goes on to act on a killed
+// helm's result. The caller must exit the process right after. Returns how many process
+// groups it killed.
+int killChildrenForExit();
+
+// From now on runProcess starts a child only when `gate` says yes at that moment (checked
+// under the lock that killChildrenForExit takes), else it reports an error without running
+// anything: helm writes to the cluster, so a replica that no longer holds the leader Lease
+// must not start one. An empty gate lets everything run (the default).
+void setStartGate(std::function<bool()> gate);
+
+// How many children runProcess has running now (for logs and tests).
+int runningChildren();
 
 }  // namespace envop::helm

@@ -99,6 +99,10 @@ void LeaseElection::written(const LeaseRecord& record, util::TimePoint now) {
   lastRenew_ = now;
 }
 
+util::TimePoint LeaseElection::trustedUntil() const {
+  return leading_ ? lastRenew_ + timings_.renewDeadline : util::TimePoint::min();
+}
+
 bool LeaseElection::renewDeadlinePassed(util::TimePoint now) {
   if (!leading_ || now - lastRenew_ < timings_.renewDeadline) return false;
   leading_ = false;
@@ -222,13 +226,17 @@ void LeaderElector::tryOnce() {
     setLeader(election_.isLeader());
     return;
   }
-  auto action = election_.decide(observed, clock_->now(), std::chrono::system_clock::now());
+  // A renewal counts from before it was sent: the API server stored it no earlier, so no
+  // candidate's countdown can have started before this.
+  auto sent = clock_->now();
+  auto action = election_.decide(observed, sent, std::chrono::system_clock::now());
   bool ok = action.kind == Kind::kWait || write(action);
   if (!ok && fastPath && readLease(observed)) {
-    action = election_.decide(observed, clock_->now(), std::chrono::system_clock::now());
+    sent = clock_->now();
+    action = election_.decide(observed, sent, std::chrono::system_clock::now());
     ok = action.kind == Kind::kWait || write(action);
   }
-  if (ok && action.kind != Kind::kWait) election_.written(action.record, clock_->now());
+  if (ok && action.kind != Kind::kWait) election_.written(action.record, sent);
   setLeader(election_.isLeader());
 }
 
@@ -307,7 +315,14 @@ void LeaderElector::release() {
   }
 }
 
+bool LeaderElector::holdsLease() const {
+  return leader_.load() && clock_->now() < trustedUntil_.load();
+}
+
 void LeaderElector::setLeader(bool leading) {
+  // Before the callbacks: the work onStartedLeading starts may write at once, and nothing
+  // may write any more by the time onStoppedLeading runs.
+  trustedUntil_.store(leading ? election_.trustedUntil() : util::TimePoint::min());
   if (leader_.exchange(leading) == leading) return;
   masterStatus(config_.leaseName).Set(leading ? 1 : 0);
   spdlog::info("leader election: {} {} lease {}/{}", identity(),

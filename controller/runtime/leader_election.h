@@ -80,6 +80,11 @@ class LeaseElection final {
   // The release was written: we neither lead nor hold the Lease any more.
   void released(const LeaseRecord& record, util::TimePoint now);
 
+  // Until when we may act as leader: the start of our last successful write plus the renew
+  // deadline, which is shorter than the lease duration any other candidate waits, counted from
+  // later still (when it saw that write). TimePoint::min() when we do not lead.
+  util::TimePoint trustedUntil() const;
+
   bool isLeader() const { return leading_; }
   const std::string& identity() const { return identity_; }
   const LeaseTimings& timings() const { return timings_; }
@@ -133,6 +138,11 @@ class LeaderElector final {
   // when called from a callback (the loop then ends once the callback returns).
   void stop();
   bool isLeader() const { return leader_.load(); }
+  // Whether this replica may write now, from any thread: it leads and its last renewal is
+  // younger than the renew deadline. Unlike isLeader() this turns false by itself when the
+  // elector cannot run (the process was stopped, the thread starved), before a candidate can
+  // take over; a fence for every write.
+  bool holdsLease() const;
   const std::string& identity() const { return election_.identity(); }
 
  private:
@@ -154,6 +164,7 @@ class LeaderElector final {
   // The Lease object as last read or written: its resourceVersion makes our PUTs optimistic.
   std::optional<kube::Json> lease_;
   std::atomic<bool> leader_{false};
+  std::atomic<util::TimePoint> trustedUntil_{util::TimePoint::min()};
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -74,9 +74,9 @@ bool within(std::chrono::milliseconds limit, const std::function<bool()>& cond) 
 }
 
 ControllerProcess::ControllerProcess(const std::string& name, const std::string& kubeconfig,
-                                     const std::vector<std::string>& extraFlags) {
-  metricsPort_ = freePort();
-  probePort_ = freePort();
+                                     const std::vector<std::string>& extraFlags, Ports ports) {
+  metricsPort_ = ports.metrics != 0 ? ports.metrics : freePort();
+  probePort_ = ports.probe != 0 ? ports.probe : freePort();
   log_ = std::string(ENVOP_BINARY_DIR) + "/" + uniqueName(name) + ".log";
   std::vector<std::string> args = {"--kubeconfig",
                                    kubeconfig,
@@ -134,6 +134,12 @@ bool ControllerProcess::waitUntilIdle(std::chrono::milliseconds quiet,
 }
 
 void ControllerProcess::signal(int sig) { ::kill(child_.id(), sig); }
+
+std::optional<int> ControllerProcess::waitExitFor(std::chrono::milliseconds limit) {
+  if (!within(limit, [this] { return !child_.running(); })) return std::nullopt;
+  child_.wait();
+  return child_.exit_code();
+}
 
 int ControllerProcess::waitExit() {
   child_.wait();

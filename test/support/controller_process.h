@@ -5,6 +5,7 @@
 #include <boost/process.hpp>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,10 +29,17 @@ double sumSamples(const std::string& page, const std::string& metric,
 // requirement under test (or a bound on a hang), never a stand-in for an event.
 bool within(std::chrono::milliseconds limit, const std::function<bool()>& cond);
 
+// The ports a controller serves /metrics and the probes on.
+struct ControllerPorts {
+  int metrics = 0;  // 0: a free port
+  int probe = 0;
+};
+
 class ControllerProcess final {
  public:
+  using Ports = ControllerPorts;
   ControllerProcess(const std::string& name, const std::string& kubeconfig,
-                    const std::vector<std::string>& extraFlags = {});
+                    const std::vector<std::string>& extraFlags = {}, Ports ports = {});
   ~ControllerProcess();  // SIGKILL if still running
   ControllerProcess(const ControllerProcess&) = delete;
   ControllerProcess& operator=(const ControllerProcess&) = delete;
@@ -48,6 +56,10 @@ class ControllerProcess final {
                      std::chrono::seconds limit = std::chrono::seconds(90)) const;
   void signal(int sig);
   int waitExit();
+  // The exit code once the process has exited, waiting up to `limit`; nullopt if it still runs.
+  std::optional<int> waitExitFor(std::chrono::milliseconds limit);
+  int pid() const { return child_.id(); }
+  Ports ports() const { return {metricsPort_, probePort_}; }
   const std::string& log() const { return log_; }
 
  private:

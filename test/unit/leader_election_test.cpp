@@ -123,6 +123,24 @@ TEST_F(LeaderElectionCoreTest, LosesLeadershipWhenRenewalFailsPastTheRenewDeadli
   EXPECT_FALSE(a.renewDeadlinePassed(now())) << "reported once";
 }
 
+// What fences the leader's writes: trust ends a renew deadline after the last renewal went
+// out, even when nothing ran in between to notice (a stopped process), and well before any
+// candidate, whose countdown starts only when it sees that renewal, may take over.
+TEST_F(LeaderElectionCoreTest, TrustEndsARenewDeadlineAfterTheLastRenewal) {
+  auto a = election("a");
+  EXPECT_EQ(a.trustedUntil(), util::TimePoint::min()) << "not leading yet";
+  auto lease = step(a, std::nullopt);
+  const auto renewed = now();
+  EXPECT_EQ(a.trustedUntil(), renewed + seconds(10));
+  clock_.advance(seconds(2));
+  lease = step(a, lease);
+  EXPECT_EQ(a.trustedUntil(), now() + seconds(10));
+  EXPECT_LT(a.trustedUntil(), now() + seconds(lease->leaseDurationSeconds));
+  LeaseRecord stolen{"b", 15, lease->acquireTime, util::formatMicroTime(wall()), 1};
+  a.decide(stolen, now(), wall());
+  EXPECT_EQ(a.trustedUntil(), util::TimePoint::min()) << "someone else holds it";
+}
+
 TEST_F(LeaderElectionCoreTest, StepsDownAtOnceWhenSomeoneElseIsSeenHoldingTheLease) {
   auto a = election("a");
   auto lease = step(a, std::nullopt);

@@ -31,6 +31,23 @@ TEST(OptionsTest, AcceptsBothValueSpellingsAndSingleDash) {
   EXPECT_EQ(parsed.options.namespace_, "ops");
 }
 
+TEST(OptionsTest, GracefulShutdownTimeoutIsAGoDuration) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(parseOptions({}).options.gracefulShutdownTimeout, std::chrono::seconds(330));
+  const ParsedOptions parsed = parseOptions({"--graceful-shutdown-timeout=5m30s"});
+  ASSERT_EQ(parsed.outcome, Outcome::kRun) << parsed.error;
+  EXPECT_EQ(parsed.options.gracefulShutdownTimeout, std::chrono::seconds(330));
+  EXPECT_EQ(parseDuration("0"), milliseconds(0));
+  EXPECT_EQ(parseDuration("1500ms"), milliseconds(1500));
+  EXPECT_EQ(parseDuration("1h2m3s"), milliseconds(3723000));
+  for (const char* bad : {"", "30", "-5s", "5x", "s", "1.5s", "5m30"}) {
+    EXPECT_FALSE(parseDuration(bad)) << bad;
+  }
+  const ParsedOptions wrong = parseOptions({"--graceful-shutdown-timeout", "soon"});
+  EXPECT_EQ(wrong.outcome, Outcome::kError);
+  EXPECT_NE(wrong.error.find("--graceful-shutdown-timeout"), std::string::npos) << wrong.error;
+}
+
 TEST(OptionsTest, BoolFlagTakesExplicitFalse) {
   const ParsedOptions parsed = parseOptions({"--leader-elect=true", "--leader-elect=false"});
   ASSERT_EQ(parsed.outcome, Outcome::kRun);
