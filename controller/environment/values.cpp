@@ -237,42 +237,21 @@ Json stripNulls(const Json& values) {
   return out;
 }
 
-std::variant<Json, std::string> parseValuesYaml(std::string_view text,
-                                                std::string_view sourceForErrors) {
-  const std::string source(sourceForErrors);
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::Exception& e) {
-    return source + Converter::at(e.mark) + ": invalid YAML: " + withoutDetail(e.msg);
-  } catch (const std::exception&) {
-    return source + ": invalid YAML";
-  }
-  if (root.IsNull() || !root.IsDefined()) return Json::object();
-  if (!root.IsMap()) return source + ": the values document must be a map";
-  Converter converter(sourceForErrors);
-  Json values;
-  try {
-    values = converter.convert(root, 0);
-  } catch (const std::exception&) {
-    return source + ": invalid YAML";
-  }
-  if (converter.error_) return *converter.error_;
-  try {
-    // Helm takes the values as JSON text; bytes that are not UTF-8 cannot get there.
-    (void)values.dump();
-  } catch (const Json::exception&) {
-    return source + ": the values contain text that is not valid UTF-8";
-  }
-  return values;
-}
+namespace {
 
-std::variant<std::vector<Json>, std::string> parseYamlDocuments(std::string_view text,
-                                                               std::string_view sourceForErrors) {
+// The YAML documents of `text`, each typed as Helm reads values; one error policy for values
+// files and manifests alike (errors name the source and never echo content).
+std::variant<std::vector<Json>, std::string> loadDocuments(std::string_view text,
+                                                          std::string_view sourceForErrors,
+                                                          bool valuesFile) {
   const std::string source(sourceForErrors);
   std::vector<YAML::Node> roots;
   try {
-    roots = YAML::LoadAll(std::string(text));
+    if (valuesFile) {
+      roots.push_back(YAML::Load(std::string(text)));
+    } else {
+      roots = YAML::LoadAll(std::string(text));
+    }
   } catch (const YAML::Exception& e) {
     return source + Converter::at(e.mark) + ": invalid YAML: " + withoutDetail(e.msg);
   } catch (const std::exception&) {
@@ -281,6 +260,7 @@ std::variant<std::vector<Json>, std::string> parseYamlDocuments(std::string_view
   std::vector<Json> out;
   for (const YAML::Node& root : roots) {
     if (root.IsNull() || !root.IsDefined()) continue;
+    if (valuesFile && !root.IsMap()) return source + ": the values document must be a map";
     Converter converter(sourceForErrors);
     Json doc;
     try {
@@ -289,9 +269,31 @@ std::variant<std::vector<Json>, std::string> parseYamlDocuments(std::string_view
       return source + ": invalid YAML";
     }
     if (converter.error_) return *converter.error_;
+    try {
+      // Helm takes values as JSON text; bytes that are not UTF-8 cannot get there.
+      (void)doc.dump();
+    } catch (const Json::exception&) {
+      return source + ": the values contain text that is not valid UTF-8";
+    }
     out.push_back(std::move(doc));
   }
   return out;
+}
+
+}  // namespace
+
+std::variant<Json, std::string> parseValuesYaml(std::string_view text,
+                                                std::string_view sourceForErrors) {
+  auto docs = loadDocuments(text, sourceForErrors, true);
+  if (auto* error = std::get_if<std::string>(&docs)) return *error;
+  auto& values = std::get<std::vector<Json>>(docs);
+  if (values.empty()) return Json::object();
+  return std::move(values.front());
+}
+
+std::variant<std::vector<Json>, std::string> parseYamlDocuments(std::string_view text,
+                                                               std::string_view sourceForErrors) {
+  return loadDocuments(text, sourceForErrors, false);
 }
 
 }  // namespace envop::environment

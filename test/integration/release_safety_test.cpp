@@ -119,24 +119,9 @@ std::string faultyHelm(const std::string& dir, const std::string& realHelm) {
 
 TEST_F(ReleasesTest, ARemovedReleaseWhoseUninstallFailsKeepsReleasesNotReady) {
   startController({"--helm-binary=" + faultyHelm(cluster_->dir(), helm_)});
-  ASSERT_EQ(applyEnvironment(R"(
-    - name: config-server
-      chart: config-server
-      version: 1.0.0
-    - name: registry
-      chart: registry
-      version: 1.0.0
-)")
-                .exitCode,
-            0);
+  ASSERT_EQ(applyEnvironment(kConfigServerAndRegistry).exitCode, 0);
   ASSERT_TRUE(within(180s, [&] { return releasesReady(); })) << diagnostics();
-  ASSERT_EQ(applyEnvironment(R"(
-    - name: config-server
-      chart: config-server
-      version: 1.0.0
-)")
-                .exitCode,
-            0);
+  ASSERT_EQ(applyEnvironment(kConfigServerAlone).exitCode, 0);
   Json failed;
   ASSERT_TRUE(within(60s, [&] {
     failed = currentCondition("ReleasesReady");

@@ -310,24 +310,9 @@ namespace {
 
 // A release taken out of the spec is uninstalled, and no other release is touched.
 TEST_F(ReleasesTest, RemovingAReleaseFromTheSpecUninstallsOnlyIt) {
-  ASSERT_EQ(applyEnvironment(R"(
-    - name: config-server
-      chart: config-server
-      version: 1.0.0
-    - name: registry
-      chart: registry
-      version: 1.0.0
-)")
-                .exitCode,
-            0);
+  ASSERT_EQ(applyEnvironment(kConfigServerAndRegistry).exitCode, 0);
   ASSERT_TRUE(within(180s, [&] { return releasesReady(); })) << diagnostics();
-  ASSERT_EQ(applyEnvironment(R"(
-    - name: config-server
-      chart: config-server
-      version: 1.0.0
-)")
-                .exitCode,
-            0);
+  ASSERT_EQ(applyEnvironment(kConfigServerAlone).exitCode, 0);
   EXPECT_TRUE(within(60s, [&] { return history("registry").empty(); }))
       << "registry was not uninstalled" << diagnostics();
   EXPECT_TRUE(within(30s, [&] { return !get({"deployment", "registry", "-n", kNs}).is_object(); }));

@@ -59,6 +59,21 @@ inline double epochSeconds(const std::string& text) {
 
 // The four-service stage of test (1) and (2). The spec lists the dependents first, so a
 // controller that installs in list order rather than dependency order is caught.
+// Two releases, and the first alone: for tests that take one out of the spec.
+inline constexpr const char* kConfigServerAndRegistry = R"(
+    - name: config-server
+      chart: config-server
+      version: 1.0.0
+    - name: registry
+      chart: registry
+      version: 1.0.0
+)";
+inline constexpr const char* kConfigServerAlone = R"(
+    - name: config-server
+      chart: config-server
+      version: 1.0.0
+)";
+
 inline constexpr const char* kStageReleases = R"(
     - name: gateway
       chart: gateway
