@@ -17,13 +17,18 @@ kube::HttpResponse FakeTransport::stream(const kube::HttpRequest& request,
     std::lock_guard lock(mu_);
     requests_.push_back(request);
   }
-  const int id = cancel.subscribe([this] {
-    std::lock_guard lock(mu_);
+  // The wait has a lock of its own: the callback runs under the Cancellation's lock, so
+  // taking mu_ there while mu_ is held around cancel.cancelled() would invert the order.
+  std::mutex waitMu;
+  bool fired = false;
+  const int id = cancel.subscribe([&] {
+    std::lock_guard lock(waitMu);
+    fired = true;
     cancelled_.notify_all();
   });
   {
-    std::unique_lock lock(mu_);
-    cancelled_.wait(lock, [&] { return cancel.cancelled(); });
+    std::unique_lock lock(waitMu);
+    cancelled_.wait(lock, [&] { return fired; });
   }
   cancel.unsubscribe(id);
   return {.status = 200};
