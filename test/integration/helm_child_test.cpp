@@ -264,6 +264,15 @@ TEST_F(HelmChildTest, ALeaderStoppedMidUpgradeExitsOnContinueAndTakesItsHelmAlon
   EXPECT_TRUE(within(60s, [&] { return leads(standby); }))
       << "the standby never took over: " << standby.log();
   ASSERT_TRUE(alive(helm)) << "the upgrade must still be running when the old leader resumes";
+  // The new leader finds the release locked by a helm that may still be running (it is): it
+  // waits rather than rolling the running upgrade back.
+  ASSERT_TRUE(within(60s, [&] { return standby.reconciles() > 0; })) << standby.log();
+  EXPECT_EQ(sumSamples(standby.metrics(), "envop_helm_operations_total", {"op=\"rollback\""}), 0)
+      << standby.metrics();
+  EXPECT_EQ(sumSamples(standby.metrics(), "envop_helm_operations_total", {"op=\"uninstall\""}), 0)
+      << standby.metrics();
+  EXPECT_NE(history().find("\"status\":\"pending-"), std::string::npos) << history();
+  ASSERT_TRUE(alive(helm));
 
   leader.signal(SIGCONT);
   const auto resumed = Clock::now();
