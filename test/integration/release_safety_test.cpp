@@ -202,6 +202,18 @@ TEST_F(ReleasesTest, EditsAndDeletesOfAnyObjectOfAReleaseArePutBackWithAnEvent) 
   // Edits are put back in place; only the deletes took a helm upgrade of agent.
   EXPECT_EQ(revisions()["gateway"], before.at("gateway")) << diagnostics();
   EXPECT_GT(revisions()["agent"], before.at("agent")) << diagnostics();
+
+  // An edit made while no controller ran is found when one starts: drift is judged against
+  // the release's manifest, not against anything remembered.
+  ASSERT_TRUE(controller_->waitUntilIdle(2s)) << controller_->metrics();
+  controller_.reset();
+  ASSERT_EQ(kubectl({"patch", "configmap", "gateway-settings", "-n", kNs, "--type=merge", "-p",
+                     R"({"data":{"greeting":"edited while envop was down"}})"})
+                .exitCode,
+            0);
+  startController();
+  EXPECT_TRUE(within(60s, [&] { return setting("gateway", "greeting") == "hello from gateway"; }))
+      << diagnostics();
 }
 
 TEST_F(ReleasesTest, IgnoredFieldsAreLeftToTheirOwnerAndWarnOnlyReports) {
