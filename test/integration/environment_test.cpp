@@ -311,10 +311,23 @@ metadata: {name: shared}
 spec:
   stage: development
   namespace: {name: shared, creationPolicy: Adopt}
+  charts: {repository: )" +
+                  registry_->repository() +
+                  R"(, plainHTTP: true}
+  releases:
+    - {name: config-server, chart: config-server, version: 1.0.0}
 )")
                 .exitCode,
             0);
   ASSERT_EQ(waitFor("condition=Stalled", "environment/shared").exitCode, 0) << controller_->log();
+  // The namespace is there: a label envop may not set on it holds back no release.
+  EXPECT_TRUE(within(120s,
+                     [&] {
+                       const Json releases = condition("shared", "ReleasesReady");
+                       return releases.is_object() && releases["status"] == "True";
+                     }))
+      << get({"environment", "shared"}).dump() << controller_->log();
+  EXPECT_TRUE(get({"configmap", "config-server-settings", "-n", "shared"}).is_object());
   const Json ns = get({"namespace", "shared"});
   EXPECT_EQ(ns["metadata"]["labels"].value("app.kubernetes.io/managed-by", ""), "argocd")
       << "envop took a field another manager owns";
