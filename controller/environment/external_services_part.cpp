@@ -91,11 +91,11 @@ std::optional<Json> ExternalServicesPart::currentService(const std::string& ns,
 PartReport ExternalServicesPart::pass(const EnvironmentSpec& env, bool observeOnly) {
   PartReport report(kPartExternalServices);
   const bool declared = env.externalServices && !env.externalServices->services.empty();
-  auto put = [&](const kube::Resource& r, const Json& desired, ApplyOptions options = {}) {
+  auto put = [&](const kube::Resource& r, const Json& desired) {
     if (observeOnly) {
       observeTracked(applier_, r, desired, report);
     } else {
-      applyTracked(applier_, r, desired, report, options);
+      applyTracked(applier_, r, desired, report);
     }
   };
   std::set<std::string> wanted;  // "namespace/name" of every Service and slice we want
@@ -104,7 +104,12 @@ PartReport ExternalServicesPart::pass(const EnvironmentSpec& env, bool observeOn
     // The shared namespace is created if missing, labelled as envop's (but no one
     // Environment's), and never deleted: other Environments and people keep their own
     // things there, so envop takes none of its fields from another manager.
-    put(res::namespaces(), desiredExternalNamespace(extNs), {.envopCreated = false});
+    if (observeOnly) {
+      observeTracked(applier_, res::namespaces(), desiredExternalNamespace(extNs), report);
+    } else {
+      applyTracked(applier_, res::namespaces(), desiredExternalNamespace(extNs), report,
+                   {.envopCreated = false});
+    }
     if (report.state == State::kStalled || report.state == State::kFailed) return report;
     for (const ExternalService& svc : env.externalServices->services) {
       const std::optional<Json> existing = currentService(extNs, svc.name);
