@@ -26,8 +26,9 @@ constexpr auto kStalledRecheck = 5min;
 PartOutcome carriedOver(const Json& previousStatus, std::string_view part) {
   PartOutcome out{.part = std::string(part)};
   const std::string type = partConditionType(part);
-  const Json conditions =
-      previousStatus.is_object() ? previousStatus.value("conditions", Json::array()) : Json::array();
+  const Json conditions = previousStatus.is_object()
+                              ? previousStatus.value("conditions", Json::array())
+                              : Json::array();
   for (const Json& c : conditions) {
     if (!c.is_object() || c.value("type", "") != type) continue;
     out.state = c.value("status", "") == "True" ? PartOutcome::State::kReady
@@ -55,6 +56,7 @@ EnvironmentReconciler::EnvironmentReconciler(runtime::StorePtr environments, App
     : environments_(std::move(environments)),
       applier_(applier),
       namespacePart_(applier),
+      externalServicesPart_(applier),
       releasesPart_(releases),
       events_(events) {}
 
@@ -138,8 +140,28 @@ std::string EnvironmentReconciler::publish(const Json& object, const StatusInput
 ReconcileResult EnvironmentReconciler::finalize(const Json& object, const EnvironmentSpec& env,
                                                 const runtime::ReconcileRequest& request) {
   if (!env.hasFinalizer) return ReconcileResult::done();  // nothing of ours holds it
-  const PartReport report = namespacePart_.finalize(env);
-  if (report.state == PartOutcome::State::kReady) {
+  if (env.suspend) {
+    // Flux's rule for a suspended object: it is let go as it is. Nothing is deleted or
+    // disowned, whatever the deletionPolicy says; resuming first is how to have it applied.
+    events_.record(object, "Normal", "DeletedWhileSuspended", "Finalize",
+                   "spec.suspend is true: envop removed its finalizer and deleted nothing; "
+                   "namespace " +
+                       env.namespace_.name + " and everything envop made stay as they are");
+    std::string error;
+    if (!removeFinalizer(object, error)) return ReconcileResult::failed(error);
+    releasesPart_.forget(env);
+    spdlog::info("{} finalized while suspended; nothing deleted", logPrefix(request));
+    return ReconcileResult::done();
+  }
+  const NamespaceReport ns = namespacePart_.finalize(env);
+  PartReport ext(kPartExternalServices);
+  ext.state = PartOutcome::State::kNotConfigured;
+  // Only once the namespace could be read: whether it is retained decides for these too.
+  if (ns.retain) ext = externalServicesPart_.finalize(env, *ns.retain);
+  const auto finished = [](const PartOutcome& p) {
+    return p.state == PartOutcome::State::kReady || p.state == PartOutcome::State::kNotConfigured;
+  };
+  if (finished(ns) && finished(ext)) {
     std::string error;
     if (!removeFinalizer(object, error)) return ReconcileResult::failed(error);
     releasesPart_.forget(env);
@@ -151,16 +173,44 @@ ReconcileResult EnvironmentReconciler::finalize(const Json& object, const Enviro
   StatusInput input{.generation = env.generation,
                     .deleting = true,
                     .namespaceName = env.namespace_.name,
-                    .parts = {report},
+                    .parts = {ns, ext},
                     .previous = object.value("status", Json()),
                     .now = std::chrono::system_clock::now()};
   if (std::string error = publish(object, input); !error.empty()) {
     return ReconcileResult::failed(error);
   }
-  if (report.state == PartOutcome::State::kProgressing) {
+  const PartOutcome& worst = ext.state > ns.state ? static_cast<const PartOutcome&>(ext) : ns;
+  if (worst.state == PartOutcome::State::kProgressing) {
     return ReconcileResult::requeue(kProgressRecheck);
   }
-  return ReconcileResult::failed(report.message);
+  return ReconcileResult::failed(worst.message);
+}
+
+ReconcileResult EnvironmentReconciler::observe(const Json& object, const EnvironmentSpec& env,
+                                               StatusInput input,
+                                               const runtime::ReconcileRequest& request) {
+  const NamespaceReport ns = namespacePart_.observe(env);
+  const PartReport ext = externalServicesPart_.observe(env);
+  for (const PartReport* part : std::initializer_list<const PartReport*>{&ns, &ext}) {
+    for (const std::string& what : part->drift) {
+      spdlog::info("{} suspended, drift left as it is: {}", logPrefix(request), what);
+    }
+  }
+  input.parts.push_back(ns);
+  input.parts.push_back(ext);
+  // Observing releases would take helm processes and chart lookups: they keep what the last
+  // reconcile found.
+  input.parts.push_back(carriedOver(input.previous, kPartReleases));
+  if (std::string error = publish(object, input); !error.empty()) {
+    return ReconcileResult::failed(error);
+  }
+  // Watches of envop's objects bring the next look; only a failed read needs another try.
+  for (const PartOutcome& part : input.parts) {
+    if (part.state == PartOutcome::State::kFailed) {
+      return ReconcileResult::failedRetryWithin(part.message, kFailedRecheckAtMost);
+    }
+  }
+  return ReconcileResult::done();
 }
 
 ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest& request) {
@@ -195,55 +245,61 @@ ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest
                     .namespaceName = env.namespace_.name,
                     .previous = object.value("status", Json()),
                     .now = std::chrono::system_clock::now()};
-  PartReport report;
-  PartOutcome::State worst = PartOutcome::State::kReady;
-  std::string worstMessage;
-  if (!env.suspend) {
-    // Nothing is written for a spec that cannot be carried out as a whole: a cycle added
-    // together with a new quota leaves the quota as it was.
-    if (std::optional<PartOutcome> stop = releasesPart_.validate(env, object)) {
-      input.parts.push_back(carriedOver(input.previous, kPartNamespace));
-      input.parts.push_back(*stop);
-      if (std::string error = publish(object, input); !error.empty()) {
-        return ReconcileResult::failed(error);
-      }
-      spdlog::warn("{} stalled, nothing applied: {}", logPrefix(request), stop->message);
-      return ReconcileResult::requeue(kStalledRecheck);
+  if (env.suspend) return observe(object, env, std::move(input), request);
+  // Nothing is written for a spec that cannot be carried out as a whole: a cycle added
+  // together with a new quota leaves the quota as it was.
+  if (std::optional<PartOutcome> stop = releasesPart_.validate(env, object)) {
+    input.parts.push_back(carriedOver(input.previous, kPartNamespace));
+    input.parts.push_back(carriedOver(input.previous, kPartExternalServices));
+    input.parts.push_back(*stop);
+    if (std::string error = publish(object, input); !error.empty()) {
+      return ReconcileResult::failed(error);
     }
-    report = namespacePart_.reconcile(env);
-    for (const std::string& what : report.repaired) {
+    spdlog::warn("{} stalled, nothing applied: {}", logPrefix(request), stop->message);
+    return ReconcileResult::requeue(kStalledRecheck);
+  }
+  const NamespaceReport ns = namespacePart_.reconcile(env);
+  const PartReport ext = externalServicesPart_.reconcile(env);
+  for (const PartReport* part : std::initializer_list<const PartReport*>{&ns, &ext}) {
+    for (const std::string& what : part->repaired) {
       events_.record(object, "Normal", "DriftRepaired", "Apply",
                      what + " had been changed or deleted outside envop; restored");
       spdlog::info("{} repaired drift: {}", logPrefix(request), what);
     }
-    input.parts.push_back(report);
-    // Releases need their namespace; until it is there they keep their last status.
-    if (report.state == PartOutcome::State::kReady) {
-      const Json previous = object.value("status", Json::object()).value("releases", Json());
-      ReleasesReport releases = releasesPart_.reconcile(env, object, previous);
-      for (const std::string& what : releases.repaired) {
-        events_.record(object, "Normal", "DriftRepaired", "Upgrade",
-                       what + " outside envop; put back as the chart has it");
-        spdlog::info("{} repaired drift: {}", logPrefix(request), what);
-      }
-      for (const ReleasesReport::Note& note : releases.notes) {
-        events_.record(object, note.warning ? "Warning" : "Normal", note.reason, "Helm", note.text);
-      }
-      if (releases.state != PartOutcome::State::kNotConfigured) {
-        input.partFields["releases"] = releases.releases;
-        input.partFields["releaseSummary"] = releases.summary;
-      } else {
-        input.partFields["releases"] = nullptr;
-        input.partFields["releaseSummary"] = nullptr;
-      }
-      worst = std::max(worst, releases.state);
-      input.parts.push_back(std::move(releases));
+  }
+  input.parts.push_back(ns);
+  input.parts.push_back(ext);
+  // Releases need their namespace, and nothing else of the other parts: a failed guardrail
+  // or a clash in `ext` degrades the stage but leaves its workloads running and updated.
+  // Without a namespace they keep what the last reconcile found.
+  if (ns.usable) {
+    const Json previous = object.value("status", Json::object()).value("releases", Json());
+    ReleasesReport releases = releasesPart_.reconcile(env, object, previous);
+    for (const std::string& what : releases.repaired) {
+      events_.record(object, "Normal", "DriftRepaired", "Upgrade",
+                     what + " outside envop; put back as the chart has it");
+      spdlog::info("{} repaired drift: {}", logPrefix(request), what);
     }
+    for (const ReleasesReport::Note& note : releases.notes) {
+      events_.record(object, note.warning ? "Warning" : "Normal", note.reason, "Helm", note.text);
+    }
+    if (releases.state != PartOutcome::State::kNotConfigured) {
+      input.partFields["releases"] = releases.releases;
+      input.partFields["releaseSummary"] = releases.summary;
+    } else {
+      input.partFields["releases"] = nullptr;
+      input.partFields["releaseSummary"] = nullptr;
+    }
+    input.parts.push_back(std::move(releases));
+  } else {
+    input.parts.push_back(carriedOver(input.previous, kPartReleases));
   }
   if (std::string error = publish(object, input); !error.empty()) {
     return ReconcileResult::failed(error);
   }
-  worst = std::max(worst, report.state);
+  PartOutcome::State worst = PartOutcome::State::kReady;
+  std::string worstMessage;
+  for (const PartOutcome& part : input.parts) worst = std::max(worst, part.state);
   for (const PartOutcome& part : input.parts) {
     if (part.state == worst) worstMessage = part.message;
   }

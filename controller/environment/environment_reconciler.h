@@ -1,11 +1,17 @@
 // EnvironmentReconciler drives one Environment towards its spec: it holds the
-// finalizer, reconciles each part (the namespace and its guardrails and external
-// endpoints, for now), writes the status only when it changed, and tells humans
-// what happened through events. On deletion each part follows its deletionPolicy
-// before the finalizer is let go.
+// finalizer, reconciles each part (the namespace and its guardrails, the external
+// endpoints, the releases), writes the status only when it changed, and tells humans
+// what happened through events. A part that fails degrades the stage without stopping
+// the others; only a namespace that is not there holds the releases back. On deletion
+// each part follows its deletionPolicy before the finalizer is let go.
+//
+// Suspended (spec.suspend), the namespace and external-services parts only observe and
+// report, the releases keep their last condition, and nothing is written but the status;
+// deleting a suspended Environment lets go of the finalizer and deletes nothing.
 #pragma once
 
 #include "controller/environment/applier.h"
+#include "controller/environment/external_services_part.h"
 #include "controller/environment/namespace_part.h"
 #include "controller/environment/releases_part.h"
 #include "controller/environment/status.h"
@@ -28,6 +34,8 @@ class EnvironmentReconciler final : public runtime::Reconciler {
  private:
   runtime::ReconcileResult finalize(const kube::Json& object, const EnvironmentSpec& env,
                                     const runtime::ReconcileRequest& request);
+  runtime::ReconcileResult observe(const kube::Json& object, const EnvironmentSpec& env,
+                                   StatusInput input, const runtime::ReconcileRequest& request);
   bool addFinalizer(const kube::Json& object, std::string& error);
   bool removeFinalizer(const kube::Json& object, std::string& error);
   // Writes the status when it differs from the object's and turns condition
@@ -37,6 +45,7 @@ class EnvironmentReconciler final : public runtime::Reconciler {
   runtime::StorePtr environments_;
   Applier& applier_;
   NamespacePart namespacePart_;
+  ExternalServicesPart externalServicesPart_;
   ReleasesPart& releasesPart_;
   runtime::EventRecorder& events_;
 };

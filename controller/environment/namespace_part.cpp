@@ -1,7 +1,5 @@
 #include "controller/environment/namespace_part.h"
 
-#include <set>
-
 namespace envop::environment {
 namespace {
 
@@ -20,19 +18,6 @@ Json metadataFor(const EnvironmentSpec& env, const std::string& ns, const std::s
   return {{"name", name}, {"namespace", ns}, {"labels", labelsFor(env, {}, withOwnership)}};
 }
 
-void mark(PartReport& report, State state, std::string reason, std::string message) {
-  // The worst finding wins: Stalled > Failed > Progressing > Ready (the enum's order).
-  if (static_cast<int>(state) <= static_cast<int>(report.state)) return;
-  report.state = state;
-  report.reason = std::move(reason);
-  report.message = std::move(message);
-}
-
-std::string describe(const kube::Resource& r, const Json& object) {
-  const std::string ns = kube::namespaceOf(object);
-  return r.kind + " " + (ns.empty() ? "" : ns + "/") + kube::nameOf(object);
-}
-
 }  // namespace
 
 Json desiredNamespace(const EnvironmentSpec& env, bool adopted, bool withOwnership) {
@@ -44,12 +29,6 @@ Json desiredNamespace(const EnvironmentSpec& env, bool adopted, bool withOwnersh
            {{"name", env.namespace_.name},
             {"labels", labelsFor(env, env.namespace_.labels, withOwnership)},
             {"annotations", annotations}}}};
-}
-
-Json desiredExternalNamespace(const std::string& name) {
-  return {{"apiVersion", "v1"},
-          {"kind", "Namespace"},
-          {"metadata", {{"name", name}, {"labels", {{kManagedByLabel, kManagedByValue}}}}}};
 }
 
 Json desiredQuota(const EnvironmentSpec& env, bool withOwnership) {
@@ -83,81 +62,6 @@ Json desiredNetworkPolicy(const EnvironmentSpec& env, bool withOwnership) {
                  {{"namespaceSelector", {{"matchLabels", {{kMonitoringLabel, "true"}}}}}}}}}}}}}};
 }
 
-Json desiredExternalService(const EnvironmentSpec& env, const ExternalService& svc,
-                            bool withOwnership) {
-  Json ports = Json::array();
-  for (const ServicePort& p : svc.ports) {
-    Json port = {{"port", p.port}, {"protocol", p.protocol}};
-    if (!p.name.empty()) port["name"] = p.name;
-    if (svc.hostname.empty()) port["targetPort"] = p.port;
-    ports.push_back(port);
-  }
-  Json spec = Json::object();
-  if (!svc.hostname.empty()) {
-    spec = {{"type", "ExternalName"}, {"externalName", svc.hostname}};
-  } else {
-    spec = {{"type", "ClusterIP"}};  // no selector: the EndpointSlices below say where to go
-  }
-  if (!ports.empty()) spec["ports"] = ports;
-  return {{"apiVersion", "v1"},
-          {"kind", "Service"},
-          {"metadata", metadataFor(env, env.externalServices->namespace_, svc.name, withOwnership)},
-          {"spec", spec}};
-}
-
-std::vector<Json> desiredEndpointSlices(const EnvironmentSpec& env, const ExternalService& svc) {
-  std::vector<Json> slices;
-  if (svc.addresses.empty()) return slices;
-  for (const char* family : {"IPv4", "IPv6"}) {
-    Json endpoints = Json::array();
-    for (const std::string& address : svc.addresses) {
-      const bool v6 = address.find(':') != std::string::npos;
-      if (v6 == (std::string(family) == "IPv6")) {
-        endpoints.push_back({{"addresses", {address}}, {"conditions", {{"ready", true}}}});
-      }
-    }
-    if (endpoints.empty()) continue;
-    Json ports = Json::array();
-    for (const ServicePort& p : svc.ports) {
-      Json port = {{"port", p.port}, {"protocol", p.protocol}};
-      if (!p.name.empty()) port["name"] = p.name;
-      ports.push_back(port);
-    }
-    Json metadata =
-        metadataFor(env, env.externalServices->namespace_,
-                    svc.name + "-" + (std::string(family) == "IPv4" ? "ipv4" : "ipv6"), true);
-    metadata["labels"]["kubernetes.io/service-name"] = svc.name;
-    // Not the endpointslice controller's value, so kube-controller-manager leaves it alone.
-    metadata["labels"]["endpointslice.kubernetes.io/managed-by"] = "envop.io";
-    slices.push_back({{"apiVersion", "discovery.k8s.io/v1"},
-                      {"kind", "EndpointSlice"},
-                      {"metadata", metadata},
-                      {"addressType", family},
-                      {"endpoints", endpoints},
-                      {"ports", ports}});
-  }
-  return slices;
-}
-
-void NamespacePart::applyTracked(const kube::Resource& r, const Json& desired, PartReport& report,
-                                 ApplyOptions options) {
-  const ApplyOutcome outcome = applier_.apply(r, desired, options);
-  if (!outcome.conflicts.empty()) {
-    // Not envop's to take: the owner (a human, another tool) has to give the field up.
-    mark(report, State::kStalled, "FieldConflict",
-         describe(r, desired) + ": " + describeConflicts(outcome.conflicts) +
-             "; envop does not take fields another manager owns");
-    return;
-  }
-  if (outcome.error) {
-    const kube::ApiError& e = *outcome.error;
-    mark(report, e.isInvalid() || e.isForbidden() ? State::kStalled : State::kFailed, "ApplyFailed",
-         "applying " + describe(r, desired) + ": " + e.describe());
-    return;
-  }
-  if (outcome.repairedDrift) report.repaired.push_back(describe(r, desired));
-}
-
 std::optional<Json> NamespacePart::currentNamespace(const std::string& name, PartReport& report) {
   if (auto cached = applier_.live(res::namespaces(), "", name)) return *cached;
   auto got = applier_.client().get(res::namespaces(), "", name);
@@ -169,11 +73,18 @@ std::optional<Json> NamespacePart::currentNamespace(const std::string& name, Par
   return std::nullopt;
 }
 
-PartReport NamespacePart::reconcile(const EnvironmentSpec& env) {
-  PartReport report;
+NamespaceReport NamespacePart::pass(const EnvironmentSpec& env, bool observeOnly) {
+  NamespaceReport report;
   const NamespaceSpec& ns = env.namespace_;
   const std::optional<Json> existing = currentNamespace(ns.name, report);
   if (report.state != State::kReady) return report;
+  auto put = [&](const kube::Resource& r, const Json& desired, ApplyOptions options = {}) {
+    if (observeOnly) {
+      observeTracked(applier_, r, desired, report);
+    } else {
+      applyTracked(applier_, r, desired, report, options);
+    }
+  };
 
   bool adopted = false;
   if (existing) {
@@ -198,7 +109,8 @@ PartReport NamespacePart::reconcile(const EnvironmentSpec& env) {
     }
     if (existing->value("status", Json::object()).value("phase", "") == "Terminating") {
       mark(report, State::kProgressing, "NamespaceTerminating",
-           "namespace " + ns.name + " is being deleted; waiting to create it again");
+           "namespace " + ns.name + " is being deleted" +
+               (observeOnly ? "" : "; waiting to create it again"));
       return report;
     }
   } else if (ns.creationPolicy == CreationPolicy::kAdopt) {
@@ -207,11 +119,18 @@ PartReport NamespacePart::reconcile(const EnvironmentSpec& env) {
              " does not exist and spec.namespace.creationPolicy is Adopt; create it or set "
              "the policy to Create or CreateOrAdopt");
     return report;
+  } else if (observeOnly) {
+    // Nothing in it to look at either.
+    report.drift.push_back("Namespace " + ns.name + " is missing");
+    concludeObservation(report);
+    return report;
   }
 
   // A namespace envop adopted keeps the fields its earlier owners set.
-  applyTracked(res::namespaces(), desiredNamespace(env, adopted), report,
-               {.envopCreated = !adopted});
+  put(res::namespaces(), desiredNamespace(env, adopted), {.envopCreated = !adopted});
+  // Releases need only the namespace itself: a label envop could not set on it, or a
+  // guardrail that fails below, degrades the stage without stopping its workloads.
+  report.usable = existing.has_value() || report.state == State::kReady;
   if (report.state == State::kStalled || report.state == State::kFailed) return report;
 
   struct Guardrail {
@@ -230,11 +149,15 @@ PartReport NamespacePart::reconcile(const EnvironmentSpec& env) {
   };
   for (const Guardrail& g : guardrails) {
     if (g.wanted) {
-      applyTracked(g.resource, g.desired, report);
+      put(g.resource, g.desired);
       continue;
     }
     // No longer asked for: remove the one envop made, and only that.
     for (const runtime::ObjectPtr& stale : applier_.ownedBy(g.resource, env.name)) {
+      if (observeOnly) {
+        report.drift.push_back(describe(g.resource, *stale) + " is no longer in the spec");
+        continue;
+      }
       const ApplyOutcome removed =
           applier_.remove(g.resource, kube::namespaceOf(*stale), kube::nameOf(*stale));
       if (removed.error) {
@@ -243,83 +166,12 @@ PartReport NamespacePart::reconcile(const EnvironmentSpec& env) {
       }
     }
   }
-
-  const PartReport ext = reconcileExternalServices(env);
-  mark(report, ext.state, ext.reason, ext.message);
-  report.repaired.insert(report.repaired.end(), ext.repaired.begin(), ext.repaired.end());
+  if (observeOnly) concludeObservation(report);
   return report;
 }
 
-PartReport NamespacePart::reconcileExternalServices(const EnvironmentSpec& env) {
-  PartReport report;
-  std::set<std::string> wanted;  // "namespace/name" of every Service and slice we want
-  if (env.externalServices && !env.externalServices->services.empty()) {
-    const std::string& extNs = env.externalServices->namespace_;
-    // The shared namespace is created if missing, labelled as envop's (but no one
-    // Environment's), and never deleted: other Environments and people keep their own
-    // things there, so envop takes none of its fields from another manager.
-    applyTracked(res::namespaces(), desiredExternalNamespace(extNs), report,
-                 {.envopCreated = false});
-    if (report.state == State::kStalled || report.state == State::kFailed) return report;
-    for (const ExternalService& svc : env.externalServices->services) {
-      const runtime::ObjectPtr live = applier_.live(res::services(), extNs, svc.name);
-      std::optional<Json> existing = live ? std::optional<Json>(*live) : std::nullopt;
-      if (!existing) {
-        auto got = applier_.client().get(res::services(), extNs, svc.name);
-        if (got) existing = got.value();
-      }
-      if (existing && ownerOf(*existing) != env.name) {
-        const std::string owner = ownerOf(*existing);
-        mark(report, State::kStalled, "ExternalServiceConflict",
-             "Service " + extNs + "/" + svc.name + " already exists and belongs to " +
-                 (owner.empty() ? std::string("someone else") : "Environment " + owner));
-        continue;
-      }
-      const Json service = desiredExternalService(env, svc);
-      applyTracked(res::services(), service, report);
-      wanted.insert(extNs + "/" + svc.name);
-      for (const Json& slice : desiredEndpointSlices(env, svc)) {
-        applyTracked(res::endpointSlices(), slice, report);
-        wanted.insert(extNs + "/" + kube::nameOf(slice));
-      }
-    }
-  }
-  // Services and slices this Environment made and no longer declares.
-  for (const kube::Resource* r : {&res::endpointSlices(), &res::services()}) {
-    for (const runtime::ObjectPtr& object : applier_.ownedBy(*r, env.name)) {
-      const std::string key = kube::namespaceOf(*object) + "/" + kube::nameOf(*object);
-      if (wanted.count(key)) continue;
-      const ApplyOutcome removed =
-          applier_.remove(*r, kube::namespaceOf(*object), kube::nameOf(*object));
-      if (removed.error) {
-        mark(report, State::kFailed, "DeleteFailed",
-             "removing " + describe(*r, *object) + ": " + removed.error->describe());
-      }
-    }
-  }
-  return report;
-}
-
-PartReport NamespacePart::finalizeExternalServices(const EnvironmentSpec& env, bool retain) {
-  PartReport report;
-  for (const kube::Resource* r : {&res::endpointSlices(), &res::services()}) {
-    for (const runtime::ObjectPtr& object : applier_.ownedBy(*r, env.name)) {
-      ApplyOutcome outcome;
-      // Retained ones stay for the workloads that remain, without envop's claim on them.
-      outcome = retain && env.externalServices
-                    ? applier_.disown(*r, kube::namespaceOf(*object), kube::nameOf(*object))
-                    : applier_.remove(*r, kube::namespaceOf(*object), kube::nameOf(*object));
-      if (outcome.error) {
-        mark(report, State::kFailed, "FinalizeFailed",
-             describe(*r, *object) + ": " + outcome.error->describe());
-      }
-    }
-  }
-  return report;
-}
-
-PartReport NamespacePart::finalize(const EnvironmentSpec& env) {
-  PartReport report;
+NamespaceReport NamespacePart::finalize(const EnvironmentSpec& env) {
+  NamespaceReport report;
   const NamespaceSpec& ns = env.namespace_;
   const std::optional<Json> existing = currentNamespace(ns.name, report);
   if (report.state != State::kReady) return report;
@@ -330,8 +182,7 @@ PartReport NamespacePart::finalize(const EnvironmentSpec& env) {
   const bool remove =
       ns.deletionPolicy == DeletionPolicy::kDelete && (!adopted || ns.deletionPolicyExplicit);
 
-  const PartReport ext = finalizeExternalServices(env, !remove);
-  mark(report, ext.state, ext.reason, ext.message);
+  report.retain = !remove;
 
   if (!existing || !ours) return report;  // gone already, or never ours to touch
   if (remove) {

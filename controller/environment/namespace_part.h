@@ -1,26 +1,28 @@
 // The namespace part of an Environment: the stage's namespace (created or adopted
 // as creationPolicy allows, with its labels and annotations) and its guardrails —
-// ResourceQuota, LimitRange, and a NetworkPolicy for networkIsolation: Isolated —
-// plus the external-service endpoints the stage reaches. Everything is applied with
-// envop's ownership labels; guardrails the spec no longer asks for are removed.
+// ResourceQuota, LimitRange, and a NetworkPolicy for networkIsolation: Isolated.
+// Everything is applied with envop's ownership labels; guardrails the spec no longer
+// asks for are removed. Suspended, the same objects are only compared with the spec.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "controller/environment/applier.h"
+#include "controller/environment/part_report.h"
 #include "controller/environment/spec.h"
-#include "controller/environment/status.h"
 
 namespace envop::environment {
 
-// What one pass over a part found (its outcome for the conditions) and did.
-struct PartReport : PartOutcome {
-  PartReport() {
-    part = std::string(kPartNamespace);
-    state = State::kReady;
-  }
-  std::vector<std::string> repaired;  // "ResourceQuota pro/envop-quota", for events
+struct NamespaceReport : PartReport {
+  NamespaceReport() : PartReport(kPartNamespace) {}
+  // The namespace is there and this Environment's to use (created, adopted, or only its
+  // guardrails failing): the releases may go ahead whatever the state says.
+  bool usable = false;
+  // Set by finalize once the namespace could be read: whether what envop made for the
+  // Environment stays (Retain, an adopted namespace) rather than going with it.
+  std::optional<bool> retain;
 };
 
 // Names of the guardrail objects envop puts in a stage's namespace.
@@ -32,20 +34,20 @@ class NamespacePart final {
  public:
   explicit NamespacePart(Applier& applier) : applier_(applier) {}
 
-  PartReport reconcile(const EnvironmentSpec& env);
+  NamespaceReport reconcile(const EnvironmentSpec& env) { return pass(env, false); }
+  // spec.suspend: the same checks and comparisons, reported (what is missing or changed,
+  // what would be removed) and nothing written.
+  NamespaceReport observe(const EnvironmentSpec& env) { return pass(env, true); }
 
   // On deletion. Retain: leave every object in place with envop's labels removed;
   // Delete: delete the namespace. Returns kReady once done, kProgressing while the
   // namespace is still terminating.
-  PartReport finalize(const EnvironmentSpec& env);
+  NamespaceReport finalize(const EnvironmentSpec& env);
 
  private:
-  PartReport reconcileExternalServices(const EnvironmentSpec& env);
-  PartReport finalizeExternalServices(const EnvironmentSpec& env, bool retain);
+  NamespaceReport pass(const EnvironmentSpec& env, bool observeOnly);
   // The namespace as the API server has it (cache first), or nullopt when absent.
   std::optional<kube::Json> currentNamespace(const std::string& name, PartReport& report);
-  void applyTracked(const kube::Resource& r, const kube::Json& desired, PartReport& report,
-                    ApplyOptions options = {});
 
   Applier& applier_;
 };
@@ -53,15 +55,8 @@ class NamespacePart final {
 // The desired objects, pure so that they can be checked without a cluster.
 // adopted: the namespace existed before envop (it keeps a marker annotation).
 kube::Json desiredNamespace(const EnvironmentSpec& env, bool adopted, bool withOwnership = true);
-// The shared namespace of external services: labelled as envop's, but no one Environment's.
-kube::Json desiredExternalNamespace(const std::string& name);
 kube::Json desiredQuota(const EnvironmentSpec& env, bool withOwnership = true);
 kube::Json desiredLimitRange(const EnvironmentSpec& env, bool withOwnership = true);
 kube::Json desiredNetworkPolicy(const EnvironmentSpec& env, bool withOwnership = true);
-kube::Json desiredExternalService(const EnvironmentSpec& env, const ExternalService& svc,
-                                  bool withOwnership = true);
-// One slice per address family; none for an ExternalName service.
-std::vector<kube::Json> desiredEndpointSlices(const EnvironmentSpec& env,
-                                              const ExternalService& svc);
 
 }  // namespace envop::environment

@@ -8,8 +8,8 @@ namespace {
 
 using State = PartOutcome::State;
 
-constexpr std::array<std::string_view, 4> kKnownParts = {kPartNamespace, kPartReleases,
-                                                         kPartRegistry, kPartMonitoring};
+constexpr std::array<std::string_view, 5> kKnownParts = {
+    kPartNamespace, kPartExternalServices, kPartReleases, kPartRegistry, kPartMonitoring};
 
 std::string defaultReason(State state) {
   switch (state) {

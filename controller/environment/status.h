@@ -1,10 +1,10 @@
 // Status is the Environment's desired `.status`, computed as a pure function of what one
-// reconcile found for each part (Namespace, Releases, Registry, Monitoring). Each configured
-// part reports its own `<Part>Ready` condition; `Ready` summarises them; kstatus's abnormal-true
-// `Reconciling` and `Stalled` are present only while true (the kstatus convention: their absence
-// means normal). The function is idempotent — fed its own output with the same outcomes it
-// returns that output unchanged and no transitions — so the reconciler can skip the status write
-// on a resync, as the idempotence contract in docs/api.md requires.
+// reconcile found for each part (Namespace, ExternalServices, Releases, Registry, Monitoring).
+// Each configured part reports its own `<Part>Ready` condition; `Ready` summarises them; kstatus's
+// abnormal-true `Reconciling` and `Stalled` are present only while true (the kstatus convention:
+// their absence means normal). The function is idempotent — fed its own output with the same
+// outcomes it returns that output unchanged and no transitions — so the reconciler can skip the
+// status write on a resync, as the idempotence contract in docs/api.md requires.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +41,7 @@ inline constexpr std::string_view kPhaseTerminating = "Terminating";
 
 // The parts this controller knows, in the order their conditions are listed.
 inline constexpr std::string_view kPartNamespace = "Namespace";
+inline constexpr std::string_view kPartExternalServices = "ExternalServices";
 inline constexpr std::string_view kPartReleases = "Releases";
 inline constexpr std::string_view kPartRegistry = "Registry";
 inline constexpr std::string_view kPartMonitoring = "Monitoring";

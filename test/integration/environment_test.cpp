@@ -64,8 +64,8 @@ class EnvironmentTest : public ::testing::Test {
   // as "note" lines.
   std::vector<std::string> driftRepairs(const std::string& env) {
     std::vector<std::string> notes;
-    const Json events = get({"events.events.k8s.io", "-n", "default", "--field-selector",
-                             "reason=DriftRepaired"});
+    const Json events =
+        get({"events.events.k8s.io", "-n", "default", "--field-selector", "reason=DriftRepaired"});
     for (const Json& e : events.value("items", Json::array())) {
       if (e["regarding"].value("name", "") != env) continue;
       const int count = e.contains("series") ? e["series"].value("count", 1) : 1;
@@ -73,10 +73,20 @@ class EnvironmentTest : public ::testing::Test {
     }
     return notes;
   }
+  // Notes of the Events about Environment `env` with this reason, wherever they were written.
+  std::vector<std::string> eventNotes(const std::string& env, const std::string& reason) {
+    std::vector<std::string> notes;
+    const Json events = get({"events.events.k8s.io", "-A", "--field-selector", "reason=" + reason});
+    if (!events.is_object()) return notes;
+    for (const Json& e : events.value("items", Json::array())) {
+      if (e["regarding"].value("name", "") == env) notes.push_back(e.value("note", ""));
+    }
+    return notes;
+  }
   // The condition of that type in the Environment's status; null when absent.
   Json condition(const std::string& env, const std::string& type) {
     const Json object = get({"environment", env});
-    if (!object.is_object()) return nullptr;
+    if (!object.is_object() || !object.contains("status")) return nullptr;
     for (const Json& c : object["status"].value("conditions", Json::array())) {
       if (c["type"] == type) return c;
     }
@@ -228,10 +238,10 @@ spec:
   const double reconcilesBefore = controller_->reconciles();
 
   for (const char* replicas : {"1", "5"}) {
-    ASSERT_EQ(kubectl({"scale", "deployment", "web", "-n", "busy",
-                       std::string("--replicas=") + replicas})
-                  .exitCode,
-              0);
+    ASSERT_EQ(
+        kubectl({"scale", "deployment", "web", "-n", "busy", std::string("--replicas=") + replicas})
+            .exitCode,
+        0);
     ASSERT_TRUE(within(90s, [&] { return podsUsed() == replicas; })) << podsUsed();
   }
   ASSERT_TRUE(controller_->waitUntilIdle(3s)) << controller_->metrics();
@@ -275,10 +285,12 @@ spec:
   ASSERT_EQ(get({"environment", "lean"})["status"].value("releases", Json::array()).size(), 1u);
 
   ASSERT_EQ(apply(head).exitCode, 0);
-  EXPECT_TRUE(within(60s, [&] {
-    const Json status = get({"environment", "lean"})["status"];
-    return !status.contains("releases") && !status.contains("releaseSummary");
-  })) << get({"environment", "lean"})["status"].dump() << controller_->log();
+  EXPECT_TRUE(within(60s,
+                     [&] {
+                       const Json status = get({"environment", "lean"})["status"];
+                       return !status.contains("releases") && !status.contains("releaseSummary");
+                     }))
+      << get({"environment", "lean"})["status"].dump() << controller_->log();
 
   ASSERT_TRUE(controller_->waitUntilIdle(3s)) << controller_->metrics();
   const double writesBefore = controller_->writes();
@@ -299,10 +311,23 @@ metadata: {name: shared}
 spec:
   stage: development
   namespace: {name: shared, creationPolicy: Adopt}
+  charts: {repository: )" +
+                  registry_->repository() +
+                  R"(, plainHTTP: true}
+  releases:
+    - {name: config-server, chart: config-server, version: 1.0.0}
 )")
                 .exitCode,
             0);
   ASSERT_EQ(waitFor("condition=Stalled", "environment/shared").exitCode, 0) << controller_->log();
+  // The namespace is there: a label envop may not set on it holds back no release.
+  EXPECT_TRUE(within(120s,
+                     [&] {
+                       const Json releases = condition("shared", "ReleasesReady");
+                       return releases.is_object() && releases["status"] == "True";
+                     }))
+      << get({"environment", "shared"}).dump() << controller_->log();
+  EXPECT_TRUE(get({"configmap", "config-server-settings", "-n", "shared"}).is_object());
   const Json ns = get({"namespace", "shared"});
   EXPECT_EQ(ns["metadata"]["labels"].value("app.kubernetes.io/managed-by", ""), "argocd")
       << "envop took a field another manager owns";
@@ -407,10 +432,162 @@ spec:
   ASSERT_EQ(apply(manifest).exitCode, 0);
   EXPECT_TRUE(within(30s, [&] {
     const nlohmann::json env = get({"environment", "frozen"});
-    return env.is_object() && env.value("status", nlohmann::json::object()).value("phase", "") ==
-                                  "Suspended";
+    return env.is_object() &&
+           env.value("status", nlohmann::json::object()).value("phase", "") == "Suspended";
   })) << controller_->log();
   EXPECT_EQ(kubectl({"get", "namespace", "frozen"}).exitCode, 1) << "suspend created a namespace";
+  // What is not there is said, not made.
+  const Json nsReady = condition("frozen", "NamespaceReady");
+  ASSERT_TRUE(nsReady.is_object()) << get({"environment", "frozen"}).dump();
+  EXPECT_EQ(nsReady["status"], "False");
+  EXPECT_EQ(nsReady["reason"], "DriftDetected");
+  EXPECT_NE(nsReady.value("message", "").find("Namespace frozen is missing"), std::string::npos)
+      << nsReady;
+}
+
+// Suspended, envop observes and reports: a guardrail deleted by hand is named in
+// NamespaceReady and left deleted; the releases keep their last condition; deleting the
+// Environment lets go of it and deletes nothing, with an event saying so.
+TEST_F(EnvironmentTest, SuspendedReportsDriftRepairsNothingAndIsDeletedWithNothingElse) {
+  const std::string head = R"(apiVersion: envop.io/v1alpha1
+kind: Environment
+metadata: {name: still}
+spec:
+  stage: development
+  namespace:
+    name: still
+    resourceQuota:
+      hard: {pods: "20"}
+    limitRange:
+      default: {cpu: 100m, memory: 64Mi}
+  charts: {repository: )" + registry_->repository() +
+                           R"(, plainHTTP: true}
+  releases:
+    - {name: config-server, chart: config-server, version: 1.0.0}
+)";
+  ASSERT_EQ(apply(head).exitCode, 0);
+  ASSERT_EQ(waitFor("condition=Ready", "environment/still", "120s").exitCode, 0)
+      << controller_->log();
+
+  ASSERT_EQ(kubectl({"patch", "environment", "still", "--type=merge", "-p",
+                     R"({"spec":{"suspend":true}})"})
+                .exitCode,
+            0);
+  ASSERT_TRUE(within(30s,
+                     [&] {
+                       const Json env = get({"environment", "still"});
+                       const Json nsReady = condition("still", "NamespaceReady");
+                       return env.is_object() && env["status"].value("phase", "") == "Suspended" &&
+                              env["status"].value("observedGeneration", 0) ==
+                                  env["metadata"]["generation"] &&
+                              nsReady.is_object() && nsReady["status"] == "True";
+                     }))
+      << get({"environment", "still"}).dump() << controller_->log();
+  // Not looked at while suspended: as the last reconcile found them.
+  const Json releasesReady = condition("still", "ReleasesReady");
+  ASSERT_TRUE(releasesReady.is_object()) << get({"environment", "still"}).dump();
+  EXPECT_EQ(releasesReady["status"], "True");
+
+  ASSERT_EQ(kubectl({"delete", "resourcequota", "envop-quota", "-n", "still"}).exitCode, 0);
+  EXPECT_TRUE(within(
+      30s,
+      [&] {
+        const Json nsReady = condition("still", "NamespaceReady");
+        return nsReady.is_object() && nsReady["status"] == "False" &&
+               nsReady["reason"] == "DriftDetected" &&
+               nsReady.value("message", "").find("ResourceQuota still/envop-quota is missing") !=
+                   std::string::npos;
+      }))
+      << get({"environment", "still"}).dump() << controller_->log();
+  ASSERT_TRUE(controller_->waitUntilIdle(3s)) << controller_->metrics();
+  EXPECT_EQ(kubectl({"get", "resourcequota", "envop-quota", "-n", "still"}).exitCode, 1)
+      << "a suspended Environment restored its quota";
+  EXPECT_EQ(driftRepairs("still"), std::vector<std::string>{});
+
+  // development deletes its namespace by default; suspended, nothing goes.
+  const CommandResult r = kubectl({"delete", "environment", "still", "--timeout=60s"});
+  ASSERT_EQ(r.exitCode, 0) << r.err << controller_->log();
+  EXPECT_EQ(kubectl({"get", "environment", "still"}).exitCode, 1);
+  const Json ns = get({"namespace", "still"});
+  ASSERT_TRUE(ns.is_object()) << "deleting a suspended Environment deleted its namespace";
+  EXPECT_EQ(ns["status"]["phase"], "Active");
+  EXPECT_TRUE(get({"limitrange", "envop-limits", "-n", "still"}).is_object());
+  EXPECT_TRUE(get({"configmap", "config-server-settings", "-n", "still"}).is_object())
+      << "a release's objects went";
+  EXPECT_TRUE(within(30s, [&] {
+    for (const std::string& note : eventNotes("still", "DeletedWhileSuspended")) {
+      if (note.find("deleted nothing") != std::string::npos) return true;
+    }
+    return false;
+  })) << "no event says the deletion deleted nothing";
+}
+
+// Two Environments declare the same Service in the shared `ext` namespace: the later one's
+// ExternalServicesReady names the first, and the clash stops nothing else of its stage.
+TEST_F(EnvironmentTest, AnExtClashDegradesOnlyTheLaterEnvironmentsExternalServices) {
+  const std::string ext = R"(
+  externalServices:
+    namespace: ext
+    services:
+      - {name: pg, addresses: [10.20.0.11], ports: [{name: pg, port: 5432}]}
+)";
+  ASSERT_EQ(apply(R"(apiVersion: envop.io/v1alpha1
+kind: Environment
+metadata: {name: first}
+spec:
+  stage: development
+  namespace: {name: first})" +
+                  ext)
+                .exitCode,
+            0);
+  ASSERT_EQ(waitFor("condition=Ready", "environment/first").exitCode, 0) << controller_->log();
+  const Json firstExt = condition("first", "ExternalServicesReady");
+  ASSERT_TRUE(firstExt.is_object()) << get({"environment", "first"}).dump();
+  EXPECT_EQ(firstExt["status"], "True");
+
+  ASSERT_EQ(apply(R"(apiVersion: envop.io/v1alpha1
+kind: Environment
+metadata: {name: later}
+spec:
+  stage: development
+  namespace:
+    name: later
+    resourceQuota:
+      hard: {pods: "20"}
+  charts: {repository: )" +
+                  registry_->repository() +
+                  R"(, plainHTTP: true}
+  releases:
+    - {name: config-server, chart: config-server, version: 1.0.0}
+)" + ext)
+                .exitCode,
+            0);
+  EXPECT_TRUE(within(120s,
+                     [&] {
+                       const Json releases = condition("later", "ReleasesReady");
+                       return releases.is_object() && releases["status"] == "True";
+                     }))
+      << get({"environment", "later"}).dump() << controller_->log();
+
+  const Json extReady = condition("later", "ExternalServicesReady");
+  ASSERT_TRUE(extReady.is_object()) << get({"environment", "later"}).dump();
+  EXPECT_EQ(extReady["status"], "False");
+  EXPECT_EQ(extReady["reason"], "ExternalServiceConflict");
+  EXPECT_NE(extReady.value("message", "").find("Environment first"), std::string::npos) << extReady;
+  const Json nsReady = condition("later", "NamespaceReady");
+  ASSERT_TRUE(nsReady.is_object());
+  EXPECT_EQ(nsReady["status"], "True") << nsReady;
+  EXPECT_EQ(get({"resourcequota", "envop-quota", "-n", "later"})["spec"]["hard"]["pods"], "20");
+  const Json later = get({"environment", "later"});
+  ASSERT_EQ(later["status"].value("releases", Json::array()).size(), 1u) << later.dump();
+  EXPECT_EQ(later["status"]["releases"][0]["status"], "deployed");
+  EXPECT_TRUE(get({"configmap", "config-server-settings", "-n", "later"}).is_object());
+  EXPECT_EQ(condition("later", "Ready")["status"], "False") << "a clash is not Ready";
+
+  // The Service stays the first one's, as it declared it.
+  const Json pg = get({"service", "pg", "-n", "ext"});
+  EXPECT_EQ(pg["metadata"]["labels"].value("envop.io/environment", ""), "first") << pg.dump();
+  EXPECT_EQ(condition("first", "ExternalServicesReady")["status"], "True");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // namespace part will apply, checked without a cluster.
 #include <gtest/gtest.h>
 
+#include "controller/environment/external_services_part.h"
 #include "controller/environment/namespace_part.h"
 #include "controller/environment/spec.h"
 

@@ -184,9 +184,23 @@ TEST(StatusCompute, NothingObservedIsPending) {
   EXPECT_EQ(mustFind(r, "Ready").reason, "Pending");
 }
 
+// What the reconciler passes while suspended: the namespace and external-services parts as
+// observed (here a deleted quota, reported and not restored), and the releases as the last
+// reconcile left them (carried over from the previous status), with status.releases untouched.
 TEST(StatusCompute, SuspendedObservesOnly) {
-  StatusInput in = input({part(kPartNamespace, State::kReady),
-                          part(kPartReleases, State::kProgressing, "Installing", "x")});
+  const StatusResult before = computeStatus(
+      input({part(kPartNamespace, State::kReady), part(kPartExternalServices, State::kReady),
+             part(kPartReleases, State::kReady)}));
+  nlohmann::json previous = before.status;
+  previous["releases"] = nlohmann::json::array({{{"name", "gateway"}, {"status", "deployed"}}});
+  previous["releaseSummary"] = "1/1";
+
+  StatusInput in = input({part(kPartNamespace, State::kProgressing, "DriftDetected",
+                               "ResourceQuota pro/envop-quota is missing (spec.suspend is true: "
+                               "envop changes nothing)"),
+                          part(kPartExternalServices, State::kReady),
+                          part(kPartReleases, State::kReady, "Reconciled")},
+                         previous, kT1);
   in.suspended = true;
   const StatusResult r = computeStatus(in);
   EXPECT_EQ(r.status["phase"], "Suspended");
@@ -194,8 +208,62 @@ TEST(StatusCompute, SuspendedObservesOnly) {
   EXPECT_EQ(ready.status, "False");
   EXPECT_EQ(ready.reason, "Suspended");
   EXPECT_EQ(ready.message, "spec.suspend is true: observing only");
+  // Not being worked on, and nothing a human must fix: neither Reconciling nor Stalled.
   EXPECT_FALSE(has(r, "Reconciling"));
-  EXPECT_TRUE(has(r, "ReleasesReady"));  // what was observed is still reported
+  EXPECT_FALSE(has(r, "Stalled"));
+  // What was observed is reported...
+  const Condition ns = mustFind(r, "NamespaceReady");
+  EXPECT_EQ(ns.status, "False");
+  EXPECT_EQ(ns.reason, "DriftDetected");
+  EXPECT_NE(ns.message.find("envop-quota is missing"), std::string::npos) << ns.message;
+  EXPECT_EQ(mustFind(r, "ExternalServicesReady").status, "True");
+  // ...and what was not looked at stays as it was, transition time included.
+  const Condition releases = mustFind(r, "ReleasesReady");
+  EXPECT_EQ(releases.status, "True");
+  EXPECT_EQ(releases.lastTransitionTime, mustFind(before, "ReleasesReady").lastTransitionTime);
+  EXPECT_EQ(r.status["releases"], previous["releases"]);
+  EXPECT_EQ(r.status["releaseSummary"], "1/1");
+  // The drift is news (a Warning event), the releases are not.
+  bool namespaceWarned = false;
+  for (const ConditionTransition& t : r.transitions) {
+    EXPECT_NE(t.type, "ReleasesReady");
+    if (t.type == "NamespaceReady") namespaceWarned = t.warning;
+  }
+  EXPECT_TRUE(namespaceWarned);
+}
+
+// A clash in the shared `ext` namespace is the external-services part's: it degrades the
+// Environment, and the namespace and releases conditions stay their own.
+TEST(StatusCompute, ExternalServicesHaveTheirOwnConditionRolledIntoReady) {
+  const StatusResult r =
+      computeStatus(input({part(kPartReleases, State::kReady),
+                           part(kPartExternalServices, State::kStalled, "ExternalServiceConflict",
+                                "Service ext/pg already exists and belongs to Environment first"),
+                           part(kPartNamespace, State::kReady)}));
+  EXPECT_EQ(mustFind(r, "NamespaceReady").status, "True");
+  EXPECT_EQ(mustFind(r, "ReleasesReady").status, "True");
+  const Condition ext = mustFind(r, "ExternalServicesReady");
+  EXPECT_EQ(ext.status, "False");
+  EXPECT_EQ(ext.reason, "ExternalServiceConflict");
+  const Condition ready = mustFind(r, "Ready");
+  EXPECT_EQ(ready.status, "False");
+  EXPECT_EQ(ready.reason, "ExternalServiceConflict");
+  EXPECT_EQ(ready.message,
+            "ExternalServices: Service ext/pg already exists and belongs to Environment first");
+  EXPECT_EQ(r.status["phase"], "Degraded");
+  // Listed in api.md's order, whatever order the parts came in.
+  std::vector<std::string> types;
+  for (const Condition& c : conditionsOf(r)) types.push_back(c.type);
+  EXPECT_EQ(types, (std::vector<std::string>{"Ready", "Stalled", "NamespaceReady",
+                                             "ExternalServicesReady", "ReleasesReady"}));
+
+  // Once no external service is declared the condition goes.
+  const StatusResult gone =
+      computeStatus(input({part(kPartNamespace, State::kReady), part(kPartReleases, State::kReady),
+                           part(kPartExternalServices, State::kNotConfigured)},
+                          r.status, kT1));
+  EXPECT_FALSE(has(gone, "ExternalServicesReady"));
+  EXPECT_EQ(mustFind(gone, "Ready").status, "True");
 }
 
 TEST(StatusCompute, DeletingIsTerminatingBeforeAnythingElse) {
