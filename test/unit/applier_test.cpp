@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <mutex>
+#include "test/fakes/scripted_transport.h"
 
 namespace envop::environment {
 namespace {
@@ -11,33 +12,7 @@ namespace {
 using kube::Json;
 namespace res = kube::resources;
 
-// Answers each request through a handler, keeping every request it saw.
-class ScriptedTransport final : public kube::Transport {
- public:
-  using Handler = std::function<kube::HttpResponse(const kube::HttpRequest&)>;
-  explicit ScriptedTransport(Handler handler) : handler_(std::move(handler)) {}
-
-  kube::HttpResponse send(const kube::HttpRequest& request) override {
-    std::lock_guard lock(mu_);
-    requests_.push_back(request);
-    return handler_(request);
-  }
-  kube::HttpResponse stream(const kube::HttpRequest&, const std::function<bool(std::string_view)>&,
-                            kube::Cancellation&) override {
-    return {.status = 500};
-  }
-  const std::string& host() const override { return host_; }
-  std::vector<kube::HttpRequest> requests() {
-    std::lock_guard lock(mu_);
-    return requests_;
-  }
-
- private:
-  Handler handler_;
-  std::mutex mu_;
-  std::vector<kube::HttpRequest> requests_;
-  std::string host_ = "fake";
-};
+using fakes::ScriptedTransport;
 
 const Json kQuotaFields = {
     {"f:metadata",
