@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <mutex>
+
 #include "test/fakes/scripted_transport.h"
 
 namespace envop::environment {
