@@ -128,6 +128,11 @@ TEST_F(ChartInstallTest, InstallsGrantsWhatTheControllerNeedsUpgradesAndUninstal
       helm({"upgrade", "envop", chart, "--namespace", kNamespace, "--set",
             "terminationGracePeriodSeconds=10", "--wait=false"});
   EXPECT_NE(bad.exitCode, 0) << "a grace period below helm's timeout was accepted";
+  // A typo in the values is refused by the chart's schema, not ignored.
+  const CommandResult typo = helm({"upgrade", "envop", chart, "--namespace", kNamespace, "--set",
+                                   "replicaCont=3", "--wait=false"});
+  EXPECT_NE(typo.exitCode, 0) << "a misspelt value was accepted";
+  EXPECT_NE((typo.out + typo.err).find("replicaCont"), std::string::npos) << typo.err;
 
   const CommandResult removed = helm({"uninstall", "envop", "--namespace", kNamespace, "--wait"});
   ASSERT_EQ(removed.exitCode, 0) << removed.out << removed.err;
