@@ -5,6 +5,10 @@
 
 #include <type_traits>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "controller/util/metrics.h"
 
 namespace envop::runtime {
@@ -153,8 +157,13 @@ WatchInput Informer::perform(const WatchAction& action, std::optional<WatchActio
                            .limit = list->limit,
                            .continueToken = list->continueToken,
                            .metadataOnly = options_.metadataOnly};
-    // "" means a consistent read from etcd: the parameter is left out.
-    if (!list->resourceVersion.empty()) opts.resourceVersion = list->resourceVersion;
+    // "" means a consistent read from etcd: the parameter is left out. An informer that keeps
+    // few of a kind's objects (`keep`) always reads so: resourceVersion=0 is answered from the
+    // watch cache in one piece whatever the limit, and that piece (every Secret of the cluster)
+    // would sit in memory at once; a consistent read comes in pages.
+    if (!list->resourceVersion.empty() && !(options_.keep && list->resourceVersion == "0")) {
+      opts.resourceVersion = list->resourceVersion;
+    }
     auto page = client_->listPage(options_.resource, options_.namespace_, opts);
     if (!page) {
       const kube::ApiError& e = page.error();
@@ -273,7 +282,14 @@ WatchAction Informer::step(WatchAction action) {
                  failed->httpStatus);
   }
   WatchStep step = machine_.handle(std::move(input));
-  synced_.store(machine_.hasSynced());
+  const bool wasSynced = synced_.exchange(machine_.hasSynced());
+#ifdef __GLIBC__
+  // The pages of a first list were parsed whole and mostly thrown away (keep, transform): hand
+  // the freed heap back, or the process keeps the peak of a list it no longer holds.
+  if (!wasSynced && machine_.hasSynced()) malloc_trim(0);
+#else
+  (void)wasSynced;
+#endif
   dispatch(step.deltas);
   return std::move(step.action);
 }

@@ -215,6 +215,11 @@ TEST(InformerKeepTest, ASecretOutsideEveryEnvironmentsNamespaceIsNotCached) {
   informer.start();
   ASSERT_TRUE(eventually([&] { return informer.hasSynced(); }));
   EXPECT_EQ(informer.store()->keys(), std::vector<std::string>{"shop-dev/values"});
+  // Listed in pages from a consistent read: resourceVersion=0 would be answered from the watch
+  // cache in one piece, every Secret of the cluster in memory at once.
+  const std::string firstList = server->requests().front().pathAndQuery;
+  EXPECT_EQ(firstList.find("resourceVersion="), std::string::npos) << firstList;
+  EXPECT_NE(firstList.find("limit=500"), std::string::npos) << firstList;
   const ObjectPtr cached = informer.store()->get("shop-dev/values");
   ASSERT_NE(cached, nullptr);
   EXPECT_FALSE((*cached)["metadata"].contains("managedFields"));
