@@ -11,7 +11,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 
+#include "controller/app/cache_policy.h"
 #include "controller/app/write_fence.h"
 #include "controller/environment/environment_reconciler.h"
 #include "controller/environment/releases_part.h"
@@ -47,6 +49,11 @@ long millisecondsSince(Clock::time_point start) {
   std::_Exit(1);
 }
 
+// Informers that keep few of a kind's objects read the whole kind of the cluster to find them,
+// page by page: small pages so that what is parsed and thrown away at once stays small (a
+// page of 500 Secrets left several MiB of heap behind it).
+constexpr int kFilteredPageSize = 100;
+
 // Starts one of the two servers unless its address is "0"; false when the bind fails.
 bool serve(std::unique_ptr<server::HttpServer>& slot, const std::string& address, const char* what,
            const std::function<void(server::HttpServer&)>& routes) {
@@ -75,13 +82,6 @@ bool statusOnlyUpdate(const runtime::Delta& delta) {
     if (now.value(key, kube::Json()) != before.value(key, kube::Json())) return false;
   }
   return true;
-}
-
-bool madeByHelm(const kube::Json& object) {
-  const kube::Json* metadata = object.contains("metadata") ? &object["metadata"] : nullptr;
-  if (metadata == nullptr || !metadata->contains("annotations")) return false;
-  const kube::Json& annotations = (*metadata)["annotations"];
-  return annotations.is_object() && annotations.contains("meta.helm.sh/release-name");
 }
 
 }  // namespace
@@ -117,10 +117,14 @@ int runManager(const Options& options, const kube::Config& config,
   if (options.leaderElect) helm::setStartGate(mayWrite);
   const std::string ownNamespace = controllerNamespace(options);
 
-  runtime::Informer environments(
-      client, {.resource = environment::environments(), .resyncPeriod = std::chrono::hours(10)});
+  // Every informer strips on arrival what no reader needs (managedFields, kubectl's
+  // last-applied copy of the object), so none of it sits in memory.
+  runtime::Informer environments(client, {.resource = environment::environments(),
+                                          .transform = stripManagedFieldsAndLastApplied,
+                                          .resyncPeriod = std::chrono::hours(10)});
   // What envop owns, watched so that drift is seen as it happens rather than by
-  // polling; only objects with envop's label are cached, never a whole kind.
+  // polling; only objects with envop's label are cached, never a whole kind. The Applier
+  // judges drift by envop's own managedFields entry, so that one entry stays.
   std::vector<std::unique_ptr<runtime::Informer>> owned;
   std::map<std::string, runtime::StorePtr> ownedStores;
   for (const kube::Resource* r :
@@ -131,7 +135,8 @@ int runManager(const Options& options, const kube::Config& config,
         client,
         runtime::InformerOptions{.resource = *r,
                                  .labelSelector = std::string(environment::kManagedByLabel) + "=" +
-                                                  environment::kManagedByValue}));
+                                                  environment::kManagedByValue,
+                                 .transform = keepOnlyEnvopsManagedFields}));
     ownedStores[r->plural] = owned.back()->store();
   }
   environment::Applier applier(client, ownedStores);
@@ -146,10 +151,11 @@ int runManager(const Options& options, const kube::Config& config,
   referenced.push_back(std::make_unique<runtime::Informer>(
       client, runtime::InformerOptions{.resource = kube::resources::secrets(),
                                        .labelSelector = environment::kHelmStorageSelector,
-                                       .metadataOnly = true}));
+                                       .metadataOnly = true,
+                                       .transform = stripManagedFieldsAndLastApplied}));
   runtime::Informer& helmStorage = *referenced.back();
   environment::ReleasesPart releases(client, helm, valuesReferences, helmStorage.store(),
-                                    options.chartRecheckInterval);
+                                     options.chartRecheckInterval);
   auto reconciler = std::make_shared<environment::EnvironmentReconciler>(environments.store(),
                                                                          applier, releases, events);
   runtime::Controller controller("environment", reconciler, options.maxConcurrentReconciles);
@@ -158,7 +164,8 @@ int runManager(const Options& options, const kube::Config& config,
     controller.watchSecondary(*informer, runtime::byLabel(environment::kEnvironmentLabel));
   }
   // An object in a stage's namespace belongs to the Environment of that namespace.
-  const runtime::StorePtr namespaces = ownedStores.at("namespaces");
+  runtime::Informer& namespaceInformer = *owned.front();
+  const runtime::StorePtr namespaces = namespaceInformer.store();
   auto byNamespace = [namespaces](const runtime::Delta& delta) {
     std::vector<std::string> keys;
     if (statusOnlyUpdate(delta)) return keys;
@@ -172,21 +179,38 @@ int runManager(const Options& options, const kube::Config& config,
   controller.watchSecondary(helmStorage, byNamespace);
   // ConfigMaps and Secrets: metadata only, so a change is seen without holding any
   // Secret's data in memory. A change wakes the Environments whose valuesFrom read it,
-  // and, for one helm made, the Environment of its namespace (release drift).
+  // and, for one helm made, the Environment of its namespace (release drift). valuesFrom
+  // lives in the stage namespace, so only the objects of Environments' namespaces and those
+  // helm made are kept: the cluster's other ConfigMaps and Secrets are seen go by, never
+  // cached. When a namespace becomes an Environment's (or stops being one), its objects are
+  // judged again from a fresh list of that namespace.
+  std::vector<runtime::Informer*> byEnvironmentNamespace;
   for (const kube::Resource* r : {&kube::resources::configMaps(), &kube::resources::secrets()}) {
     referenced.push_back(std::make_unique<runtime::Informer>(
-        client, runtime::InformerOptions{.resource = *r, .metadataOnly = true}));
-    controller.watchSecondary(
-        *referenced.back(),
-        [&valuesReferences, byNamespace, kind = r->kind](const runtime::Delta& delta) {
-          std::vector<std::string> keys = valuesReferences.environmentsReading(kind + "/" + delta.key);
-          const runtime::ObjectPtr object = delta.object ? delta.object : delta.oldObject;
-          if (object && madeByHelm(*object)) {
-            for (std::string& k : byNamespace(delta)) keys.push_back(std::move(k));
-          }
-          return keys;
-        });
+        client, runtime::InformerOptions{.resource = *r,
+                                         .metadataOnly = true,
+                                         .keep = inEnvironmentNamespaceOrMadeByHelm(namespaces),
+                                         .transform = stripManagedFieldsAndLastApplied,
+                                         .watch = {.pageSize = kFilteredPageSize}}));
+    byEnvironmentNamespace.push_back(referenced.back().get());
+    controller.watchSecondary(*referenced.back(), [&valuesReferences, byNamespace,
+                                                   kind = r->kind](const runtime::Delta& delta) {
+      std::vector<std::string> keys = valuesReferences.environmentsReading(kind + "/" + delta.key);
+      const runtime::ObjectPtr object = delta.object ? delta.object : delta.oldObject;
+      if (object && madeByHelm(*object)) {
+        for (std::string& k : byNamespace(delta)) keys.push_back(std::move(k));
+      }
+      return keys;
+    });
   }
+  namespaceInformer.addHandler([&byEnvironmentNamespace](const runtime::Delta& delta) {
+    if (!namespaceOwnerChanged(delta)) return;
+    const runtime::ObjectPtr object = delta.object ? delta.object : delta.oldObject;
+    if (!object) return;
+    for (runtime::Informer* informer : byEnvironmentNamespace) {
+      informer->recheckNamespace(kube::nameOf(*object));
+    }
+  });
   // The other kinds charts are made of: a change or a delete of one helm made (it carries
   // helm's release annotation, whatever labels the chart gives it) is drift of its
   // release, seen as it happens. Metadata only, and only what helm made is kept.
@@ -196,7 +220,11 @@ int runManager(const Options& options, const kube::Config& config,
         &kube::resources::serviceAccounts(), &kube::resources::persistentVolumeClaims(),
         &kube::resources::cronJobs(), &kube::resources::ingresses()}) {
     referenced.push_back(std::make_unique<runtime::Informer>(
-        client, runtime::InformerOptions{.resource = *r, .metadataOnly = true, .keep = madeByHelm}));
+        client, runtime::InformerOptions{.resource = *r,
+                                         .metadataOnly = true,
+                                         .keep = madeByHelm,
+                                         .transform = stripManagedFieldsAndLastApplied,
+                                         .watch = {.pageSize = kFilteredPageSize}}));
     controller.watchSecondary(*referenced.back(), byNamespace);
   }
   auto allSynced = [&environments, &owned, &referenced]() -> std::optional<std::string> {
@@ -228,6 +256,13 @@ int runManager(const Options& options, const kube::Config& config,
   // the leader reconciles.
   environments.start();
   for (auto& informer : owned) informer->start();
+  // The ConfigMap and Secret caches judge by the namespace cache: started once it is complete,
+  // their first list sees every Environment's namespace, rather than each namespace being
+  // listed again as it arrives (which stays correct, so the wait is bounded).
+  const auto namespacesDeadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!namespaceInformer.hasSynced() && std::chrono::steady_clock::now() < namespacesDeadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   for (auto& informer : referenced) informer->start();
 
   std::atomic<bool> releasing{false};

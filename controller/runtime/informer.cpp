@@ -5,6 +5,10 @@
 
 #include <type_traits>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "controller/util/metrics.h"
 
 namespace envop::runtime {
@@ -39,6 +43,7 @@ Informer::~Informer() { stop(); }
 void Informer::addHandler(Handler handler) { handlers_.push_back(std::move(handler)); }
 
 void Informer::start() {
+  started_.store(true);
   thread_ = std::thread([this] { run(); });
   if (options_.resyncPeriod > util::Duration::zero()) {
     resyncThread_ = std::thread([this] { resyncLoop(); });
@@ -56,6 +61,75 @@ void Informer::stop() {
   cancel_.cancel();
   if (thread_.joinable()) thread_.join();
   if (resyncThread_.joinable()) resyncThread_.join();
+}
+
+void Informer::recheckNamespace(const std::string& ns) {
+  if (!started_.load()) return;
+  std::lock_guard lock(mu_);
+  pendingRechecks_.insert(ns);
+  if (openWatch_ != nullptr) openWatch_->cancel();
+}
+
+bool Informer::admit(kube::Json& object) const {
+  if (options_.transform) options_.transform(object);
+  return !options_.keep || options_.keep(object);
+}
+
+bool Informer::runRechecks(Failed& failed) {
+  std::set<std::string> namespaces;
+  {
+    std::lock_guard lock(mu_);
+    namespaces.swap(pendingRechecks_);
+  }
+  auto ns = namespaces.begin();
+  // What was not done is tried again after the backoff (after a failed list, or an exception
+  // on its way to run()'s boundary).
+  auto keepTheRest = [&] {
+    std::lock_guard lock(mu_);
+    pendingRechecks_.insert(ns, namespaces.end());
+  };
+  try {
+    for (; ns != namespaces.end(); ++ns) {
+      Deltas deltas;
+      // What keep refuses now goes, as if deleted (the store is small: only what is kept).
+      for (const ObjectPtr& object : store_->list()) {
+        if (kube::namespaceOf(*object) != *ns) continue;
+        if (options_.keep && !options_.keep(*object)) {
+          if (auto delta = store_->remove(*object)) deltas.push_back(std::move(*delta));
+        }
+      }
+      // What keep accepts now comes, from a consistent read (resourceVersion left out), so it is
+      // at least as new as the watch's position; the watch then resumes from that position and
+      // replays every later change on top.
+      kube::ListOptions opts{.labelSelector = options_.labelSelector,
+                             .fieldSelector = options_.fieldSelector,
+                             .limit = options_.watch.pageSize,
+                             .metadataOnly = options_.metadataOnly};
+      do {
+        auto page = client_->listPage(options_.resource, *ns, opts);
+        if (!page) {
+          dispatch(deltas);
+          keepTheRest();
+          const kube::ApiError& e = page.error();
+          failed = Failed{e.httpStatus, e.reason, e.describe()};
+          return false;
+        }
+        for (kube::Json& item : page.value().items) {
+          if (!admit(item)) continue;
+          const auto key = objectKey(item);
+          const ObjectPtr cached = key ? store_->get(*key) : nullptr;
+          if (cached && resourceVersionOf(*cached) == resourceVersionOf(item)) continue;
+          if (auto delta = store_->upsert(std::move(item))) deltas.push_back(std::move(*delta));
+        }
+        opts.continueToken = page.value().continueToken;
+      } while (!opts.continueToken.empty() && !stopping_.load());
+      dispatch(deltas);
+    }
+  } catch (...) {
+    keepTheRest();
+    throw;
+  }
+  return true;
 }
 
 bool Informer::waitFor(util::Duration d) {
@@ -83,17 +157,31 @@ WatchInput Informer::perform(const WatchAction& action, std::optional<WatchActio
                            .limit = list->limit,
                            .continueToken = list->continueToken,
                            .metadataOnly = options_.metadataOnly};
-    // "" means a consistent read from etcd: the parameter is left out.
-    if (!list->resourceVersion.empty()) opts.resourceVersion = list->resourceVersion;
+    // "" means a consistent read from etcd: the parameter is left out. An informer that keeps
+    // few of a kind's objects (`keep`) always reads so: resourceVersion=0 is answered from the
+    // watch cache in one piece whatever the limit, and that piece (every Secret of the cluster)
+    // would sit in memory at once; a consistent read comes in pages.
+    if (!list->resourceVersion.empty() && !(options_.keep && list->resourceVersion == "0")) {
+      opts.resourceVersion = list->resourceVersion;
+    }
     auto page = client_->listPage(options_.resource, options_.namespace_, opts);
     if (!page) {
       const kube::ApiError& e = page.error();
       return Failed{e.httpStatus, e.reason, e.describe()};
     }
-    if (options_.keep) std::erase_if(page.value().items, [&](const kube::Json& o) { return !options_.keep(o); });
+    std::erase_if(page.value().items, [&](kube::Json& o) { return !admit(o); });
     return std::move(page.value());
   }
   if (const auto* watch = std::get_if<StartWatch>(&action)) {
+    if (Failed failed; !runRechecks(failed)) return failed;
+    // This stream's own cancellation: stop() ends it, and so does a recheck request.
+    kube::Cancellation stream;
+    const int linked = cancel_.subscribe([&stream] { stream.cancel(); });
+    {
+      std::lock_guard lock(mu_);
+      openWatch_ = &stream;
+      if (!pendingRechecks_.empty()) stream.cancel();
+    }
     kube::WatchOptions opts{.resourceVersion = watch->resourceVersion,
                             .timeoutSeconds = watch->timeoutSeconds,
                             .labelSelector = options_.labelSelector,
@@ -105,8 +193,10 @@ WatchInput Informer::perform(const WatchAction& action, std::optional<WatchActio
           std::string type = stringField(event, "type");
           const auto found = event.find("object");
           kube::Json object = found == event.end() ? kube::Json::object() : *found;
-          if (options_.keep && (type == "ADDED" || type == "MODIFIED") && !options_.keep(object)) {
-            type = "DELETED";  // gone from what is kept, if it was ever there
+          if (type == "ADDED" || type == "MODIFIED" || type == "DELETED") {
+            if (!admit(object) && type != "DELETED") {
+              type = "DELETED";  // gone from what is kept, if it was ever there
+            }
           }
           WatchStep step = machine_.handle(WatchEvent{std::move(type), std::move(object)});
           synced_.store(machine_.hasSynced());
@@ -115,10 +205,20 @@ WatchInput Informer::perform(const WatchAction& action, std::optional<WatchActio
             next = std::move(step.action);  // e.g. a 410 ERROR event: abandon this stream
             return false;
           }
-          return !stopping_.load();
+          return !stopping_.load() && !stream.cancelled();
         },
-        cancel_);
+        stream);
+    {
+      std::lock_guard lock(mu_);
+      openWatch_ = nullptr;
+    }
+    cancel_.unsubscribe(linked);
     if (next) return TimerFired{};  // unused: the caller takes `next`
+    if (stream.cancelled() && !stopping_.load()) {
+      // Ended for a recheck: the same watch again from where it was (the rechecks run first).
+      next = StartWatch{machine_.resourceVersion(), watch->timeoutSeconds};
+      return TimerFired{};
+    }
     if (!status) {
       const kube::ApiError& e = status.error();
       return Failed{e.httpStatus, e.reason, e.describe()};
@@ -156,8 +256,7 @@ void Informer::run() {
 
 WatchAction Informer::recover(const std::string& what) {
   exceptionsTotal().Add({{"resource", options_.resource.plural}}).Increment();
-  spdlog::warn("informer {}: caught an exception, backing off: {}", options_.resource.plural,
-               what);
+  spdlog::warn("informer {}: caught an exception, backing off: {}", options_.resource.plural, what);
   try {
     WatchAction next = machine_.handle(Failed{0, "", "exception: " + what}).action;
     if (!std::holds_alternative<Idle>(next)) return next;
@@ -179,11 +278,18 @@ WatchAction Informer::step(WatchAction action) {
   if (stopping_.load()) return Stopped{};
   if (next) return std::move(*next);
   if (const auto* failed = std::get_if<Failed>(&input)) {
-    spdlog::warn("informer {}: {} (status {}), retrying", options_.resource.plural,
-                 failed->message, failed->httpStatus);
+    spdlog::warn("informer {}: {} (status {}), retrying", options_.resource.plural, failed->message,
+                 failed->httpStatus);
   }
   WatchStep step = machine_.handle(std::move(input));
-  synced_.store(machine_.hasSynced());
+  const bool wasSynced = synced_.exchange(machine_.hasSynced());
+#ifdef __GLIBC__
+  // The pages of a first list were parsed whole and mostly thrown away (keep, transform): hand
+  // the freed heap back, or the process keeps the peak of a list it no longer holds.
+  if (!wasSynced && machine_.hasSynced()) malloc_trim(0);
+#else
+  (void)wasSynced;
+#endif
   dispatch(step.deltas);
   return std::move(step.action);
 }

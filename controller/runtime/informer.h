@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +30,10 @@ struct InformerOptions {
   // selector cannot say, such as "has Helm's release annotation"); an object that stops
   // being accepted is handled as deleted.
   std::function<bool(const kube::Json&)> keep;
+  // Applied to every listed item and watched object before `keep` and the store (client-go's
+  // transform): what no reader needs (managedFields, kubectl's last-applied annotation) is
+  // dropped on arrival so that it never sits in memory. `keep` sees the transformed object.
+  std::function<void(kube::Json&)> transform;
   // Replays every cached object to the handlers as an update this often; zero: never.
   util::Duration resyncPeriod{};
   WatchMachineOptions watch;
@@ -50,6 +55,15 @@ class Informer final {
   // Cancels the open list or watch and joins; idempotent.
   void stop();
 
+  // What `keep` decides for the objects of namespace `ns` may have changed (the namespace
+  // became an Environment's, or stopped being one): cached objects of `ns` that keep now
+  // refuses are handled as deleted, and a fresh list of `ns` adds what it now accepts, so an
+  // object that arrived before its namespace counted is not missed. Done on the informer's
+  // thread between two watch streams (the open one is ended and resumed from the same
+  // resourceVersion, so every event after the list is replayed on top of it). Does nothing
+  // before start(): the first list judges every object anyway. Thread-safe.
+  void recheckNamespace(const std::string& ns);
+
   bool hasSynced() const { return synced_.load(); }
   const StorePtr& store() const { return store_; }
   const kube::Resource& resource() const { return options_.resource; }
@@ -63,6 +77,11 @@ class Informer final {
   void resyncLoop();
   WatchInput perform(const WatchAction& action, std::optional<WatchAction>& next);
   void dispatch(const Deltas& deltas);
+  // The pending recheckNamespace() requests; false (requests kept for the next try) when a
+  // list failed, with its failure in `failed`.
+  bool runRechecks(Failed& failed);
+  // Transform, then keep: false when the object is not to be cached.
+  bool admit(kube::Json& object) const;
   // Waits up to d, or until stop(); false when stopping.
   bool waitFor(util::Duration d);
 
@@ -73,8 +92,13 @@ class Informer final {
   std::vector<Handler> handlers_;
   std::atomic<bool> synced_{false};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> started_{false};
   kube::Cancellation cancel_;
   std::mutex mu_;
+  // Guarded by mu_: namespaces to recheck, and the open watch stream's cancellation (ended
+  // early so that a recheck need not wait for the stream's timeout).
+  std::set<std::string> pendingRechecks_;
+  kube::Cancellation* openWatch_ = nullptr;
   std::condition_variable wake_;
   std::thread thread_;
   std::thread resyncThread_;

@@ -1,0 +1,35 @@
+// What each of envop's informers keeps of what the API server sends: memory that grows with
+// envop's work (the Environments, their namespaces and what helm made), not with the cluster.
+// Predicates (an informer's `keep`) and transforms (its `transform`, applied on arrival).
+#pragma once
+
+#include <functional>
+
+#include "controller/kube/client.h"
+#include "controller/runtime/store.h"
+
+namespace envop::app {
+
+// The object carries Helm's release annotation (meta.helm.sh/release-name): helm made it.
+bool madeByHelm(const kube::Json& object);
+
+// Keeps a ConfigMap or Secret that helm made, or that lives in a namespace of an Environment
+// (a namespace in `namespaces`, the cache of envop's namespaces, labelled with its
+// Environment). Everything else of the cluster is never cached; an object whose namespace
+// is not (yet) an Environment's is picked up by Informer::recheckNamespace when it becomes one.
+std::function<bool(const kube::Json&)> inEnvironmentNamespaceOrMadeByHelm(
+    runtime::StorePtr namespaces);
+
+// A change of the namespace cache that can change what the predicate above keeps in that
+// namespace: it appeared or went, or its Environment label changed.
+bool namespaceOwnerChanged(const runtime::Delta& delta);
+
+// Drops metadata.managedFields and the kubectl.kubernetes.io/last-applied-configuration
+// annotation (which carries a whole copy of the object, a Secret's data included).
+void stripManagedFieldsAndLastApplied(kube::Json& object);
+
+// Like the above, but keeps envop's own Apply entry of managedFields (manager `envop`,
+// operation Apply, no subresource): the Applier judges drift of what envop owns by it.
+void keepOnlyEnvopsManagedFields(kube::Json& object);
+
+}  // namespace envop::app
