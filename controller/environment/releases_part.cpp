@@ -93,11 +93,13 @@ struct ReleasesPart::Entry {
 
 ReleasesPart::ReleasesPart(kube::ClientPtr client, helm::HelmDriver& helm,
                            ValuesReferences& references, runtime::StorePtr helmSecrets,
-                           std::chrono::seconds chartRecheck)
+                           std::chrono::seconds chartRecheck,
+                           std::function<bool()> storageSynced)
     : client_(client),
       helm_(helm),
       references_(references),
       helmSecrets_(std::move(helmSecrets)),
+      storageSynced_(std::move(storageSynced)),
       charts_(client, helm, {.digestTtl = chartRecheck}),
       drift_(client, helm) {}
 
@@ -528,7 +530,17 @@ ReleasesReport ReleasesPart::reconcile(const EnvironmentSpec& env, const Json& o
   references_.set(env.name, references);  // so the missing Secret, once made, wakes us
 
   std::vector<Entry> gone;
-  if (inputsComplete) {
+  // Until Helm's storage is fully cached, a release missing from it may yet be there.
+  const bool storageKnown = !storageSynced_ || storageSynced_();
+  if (inputsComplete && !storageKnown) {
+    for (auto& [name, entry] : entries) {
+      if (entry.state == State::kProgressing) {
+        entry.fail(State::kProgressing, "WaitingForHelmStorage",
+                   "waiting for the cache of Helm's release records to sync");
+      }
+    }
+  }
+  if (inputsComplete && storageKnown) {
     uninstallRemoved(env, spec, previousReleases, report, gone);
     std::set<std::string> ready;
     std::set<std::string> failed;

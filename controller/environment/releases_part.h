@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -60,9 +61,12 @@ class ReleasesPart final {
   // helmSecrets: the metadata-only cache of Helm's release Secrets (owner=helm); null makes
   // every observation ask helm (tests without an informer).
   // chartRecheck: how long a resolved OCI tag's digest is trusted before it is looked up again.
+  // storageSynced: whether helmSecrets holds all of Helm's storage yet; until it does no
+  // release is acted on (an empty cache would read as "nothing installed").
   ReleasesPart(kube::ClientPtr client, helm::HelmDriver& helm, ValuesReferences& references,
                runtime::StorePtr helmSecrets = nullptr,
-               std::chrono::seconds chartRecheck = std::chrono::minutes(5));
+               std::chrono::seconds chartRecheck = std::chrono::minutes(5),
+               std::function<bool()> storageSynced = nullptr);
 
   // previous: the Environment's status.releases as last written.
   ReleasesReport reconcile(const EnvironmentSpec& env, const Json& object, const Json& previous);
@@ -92,6 +96,7 @@ class ReleasesPart final {
   helm::HelmDriver& helm_;
   ValuesReferences& references_;
   runtime::StorePtr helmSecrets_;
+  std::function<bool()> storageSynced_;
   ChartSource charts_;
   ReleaseDrift drift_;
   std::mutex mu_;
