@@ -219,7 +219,8 @@ int runManager(const Options& options, const kube::Config& config,
        {&kube::resources::deployments(), &kube::resources::statefulSets(),
         &kube::resources::daemonSets(), &kube::resources::services(),
         &kube::resources::serviceAccounts(), &kube::resources::persistentVolumeClaims(),
-        &kube::resources::cronJobs(), &kube::resources::ingresses()}) {
+        &kube::resources::cronJobs(), &kube::resources::jobs(), &kube::resources::ingresses(),
+        &kube::resources::podDisruptionBudgets(), &kube::resources::horizontalPodAutoscalers()}) {
     referenced.push_back(std::make_unique<runtime::Informer>(
         client, runtime::InformerOptions{.resource = *r,
                                          .metadataOnly = true,

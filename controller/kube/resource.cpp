@@ -87,6 +87,19 @@ const Resource& cronJobs() {
   static const Resource r{"batch", "v1", "cronjobs", "CronJob", true};
   return r;
 }
+const Resource& jobs() {
+  static const Resource r{"batch", "v1", "jobs", "Job", true};
+  return r;
+}
+const Resource& podDisruptionBudgets() {
+  static const Resource r{"policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true};
+  return r;
+}
+const Resource& horizontalPodAutoscalers() {
+  static const Resource r{"autoscaling", "v2", "horizontalpodautoscalers",
+                          "HorizontalPodAutoscaler", true};
+  return r;
+}
 const Resource& ingresses() {
   static const Resource r{"networking.k8s.io", "v1", "ingresses", "Ingress", true};
   return r;

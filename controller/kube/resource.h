@@ -41,6 +41,9 @@ const Resource& daemonSets();
 const Resource& persistentVolumeClaims();
 const Resource& cronJobs();
 const Resource& ingresses();
+const Resource& jobs();
+const Resource& podDisruptionBudgets();
+const Resource& horizontalPodAutoscalers();
 }  // namespace resources
 
 // Percent-encodes a query parameter value.
