@@ -26,7 +26,7 @@ class ChartInstallTest : public ::testing::Test {
  protected:
   void SetUp() override {
     cluster_ = std::make_unique<ScopedCluster>();
-    helm_ = std::filesystem::path(cluster_->value("KUBECTL")).parent_path().string() + "/helm";
+    helm_ = cluster_->helm();
   }
   CommandResult helm(std::vector<std::string> args) {
     args.insert(args.begin(), helm_);

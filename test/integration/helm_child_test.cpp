@@ -97,10 +97,7 @@ class HelmChildTest : public ::testing::Test {
     cluster_ = std::make_unique<ScopedCluster>();
     cluster_->applyCrds();
     registry_ = std::make_unique<TestRegistry>();
-    helm_ = cluster_->value("HELM");
-    if (helm_.empty()) {
-      helm_ = std::filesystem::path(cluster_->value("KUBECTL")).parent_path().string() + "/helm";
-    }
+    helm_ = cluster_->helm();
     pushTestCharts(*registry_, helm_);
   }
   void TearDown() override {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/process.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <stdexcept>
@@ -92,6 +93,12 @@ std::string ScopedCluster::value(const std::string& key) const {
     if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
   }
   return "";
+}
+
+std::string ScopedCluster::helm() const {
+  const std::string helm = value("HELM");
+  if (!helm.empty()) return helm;
+  return std::filesystem::path(value("KUBECTL")).parent_path().string() + "/helm";
 }
 
 CommandResult ScopedCluster::kubectl(const std::vector<std::string>& args) const {

@@ -53,6 +53,8 @@ class ScopedCluster final {
   const std::string& dir() const { return dir_; }
   std::string kubeconfig() const { return dir_ + "/kubeconfig"; }
   std::string value(const std::string& key) const;  // from DIR/env, re-read on each call
+  // The cached helm built with the control plane ($HELM, else beside kubectl).
+  std::string helm() const;
   CommandResult kubectl(const std::vector<std::string>& args) const;
   // `kubectl get WHAT -o json`, parsed; null when kubectl fails (e.g. NotFound).
   nlohmann::json get(const std::vector<std::string>& what) const;

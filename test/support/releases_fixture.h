@@ -98,10 +98,7 @@ class ReleasesTest : public ::testing::Test {
     cluster_ = std::make_unique<ScopedCluster>();
     cluster_->applyCrds();
     registry_ = std::make_unique<TestRegistry>();
-    helm_ = cluster_->value("HELM");
-    if (helm_.empty()) {
-      helm_ = std::filesystem::path(cluster_->value("KUBECTL")).parent_path().string() + "/helm";
-    }
+    helm_ = cluster_->helm();
     pushTestCharts(*registry_, helm_);
     // The controller runs `helm` by its default name: give it the cluster's.
     const std::string helmDir = std::filesystem::path(helm_).parent_path().string();
