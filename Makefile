@@ -31,7 +31,7 @@ integration: build binaries
 # Unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan:
 	@$(MAKE) --no-print-directory BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_FLAGS=-DENVOP_SANITIZE=ON build
-	ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L unit
+	LSAN_OPTIONS="suppressions=$(CURDIR)/test/lsan.supp" ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L unit
 
 # The unit tests, and the release and Environment tests (whose controller is then built with
 # it too), under ThreadSanitizer; any report fails the run.
