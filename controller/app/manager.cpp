@@ -155,8 +155,8 @@ int runManager(const Options& options, const kube::Config& config,
                                        .transform = stripManagedFieldsAndLastApplied}));
   runtime::Informer& helmStorage = *referenced.back();
   environment::ReleasesPart releases(client, helm, valuesReferences, helmStorage.store(),
-                                    options.chartRecheckInterval,
-                                    [&helmStorage] { return helmStorage.hasSynced(); });
+                                     options.chartRecheckInterval,
+                                     [&helmStorage] { return helmStorage.hasSynced(); });
   auto reconciler = std::make_shared<environment::EnvironmentReconciler>(environments.store(),
                                                                          applier, releases, events);
   runtime::Controller controller("environment", reconciler, options.maxConcurrentReconciles);

@@ -80,8 +80,8 @@ ApplyOutcome Applier::apply(const kube::Resource& resource, const kube::Json& de
     return outcome;
   }
   std::lock_guard lock(mu_);
-  records_[key] = Record{digest, runtime::resourceVersionOf(applied.value()),
-                         appliedFields(applied.value())};
+  records_[key] =
+      Record{digest, runtime::resourceVersionOf(applied.value()), appliedFields(applied.value())};
   return outcome;
 }
 

@@ -67,7 +67,8 @@ std::optional<StoredRelease> HelmStorage::latest(const std::string& ns,
     if (!revision || *revision > 1'000'000'000 || (newest && newest->revision >= *revision)) {
       continue;
     }
-    StoredRelease stored{.revision = static_cast<int>(*revision), .status = label(labels, "status")};
+    StoredRelease stored{.revision = static_cast<int>(*revision),
+                         .status = label(labels, "status")};
     // Helm stamps modifiedAt (Unix seconds) on every update; a Secret written once (a
     // pending-upgrade in progress) has only its creation time.
     if (auto modified = number(label(labels, "modifiedAt"))) {

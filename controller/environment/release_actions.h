@@ -26,19 +26,19 @@ struct ReleaseTarget {
 struct ActionOutcome {
   bool ok = false;
   bool timedOut = false;
-  int revision = 0;         // the revision the action left (0: none / unknown)
-  std::string status;       // helm's status of it, when known
-  std::string chartName;    // for install/upgrade/repair
+  int revision = 0;       // the revision the action left (0: none / unknown)
+  std::string status;     // helm's status of it, when known
+  std::string chartName;  // for install/upgrade/repair
   std::string chartVersion;
-  std::string message;      // helm's redacted error, or what was done
+  std::string message;  // helm's redacted error, or what was done
 };
 
 // install / upgrade / repair: one `helm upgrade --install` of the desired chart and values.
 ActionOutcome applyRelease(helm::HelmDriver& helm, const ReleaseTarget& target);
 // pending-install: uninstall what the killed helm left; pending-upgrade/-rollback: roll
 // back to the revision before it.
-ActionOutcome unlockRelease(helm::HelmDriver& helm, const std::string& name,
-                            const std::string& ns, const StoredRelease& locked);
+ActionOutcome unlockRelease(helm::HelmDriver& helm, const std::string& name, const std::string& ns,
+                            const StoredRelease& locked);
 ActionOutcome rollbackRelease(helm::HelmDriver& helm, const std::string& name,
                               const std::string& ns);
 ActionOutcome uninstallRelease(helm::HelmDriver& helm, const std::string& name,

@@ -3,8 +3,8 @@
 namespace envop::environment {
 
 ActionOutcome applyRelease(helm::HelmDriver& helm, const ReleaseTarget& target) {
-  auto upgraded = helm.upgradeInstall(target.name, target.ns, target.chart, target.values,
-                                      target.options);
+  auto upgraded =
+      helm.upgradeInstall(target.name, target.ns, target.chart, target.values, target.options);
   ActionOutcome out{.ok = upgraded.ok(), .timedOut = upgraded.result.timedOut};
   if (!upgraded.ok()) {
     out.message = upgraded.result.message();

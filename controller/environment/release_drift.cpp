@@ -90,7 +90,8 @@ void collect(const Json& a, const Json& b, const std::string& at, std::vector<st
     return;
   }
   if (a.is_array() && b.is_array() && a.size() == b.size()) {
-    for (std::size_t i = 0; i < a.size(); ++i) collect(a[i], b[i], at + "/" + std::to_string(i), out, limit);
+    for (std::size_t i = 0; i < a.size(); ++i)
+      collect(a[i], b[i], at + "/" + std::to_string(i), out, limit);
     return;
   }
   if (a != b) out.push_back(at.empty() ? "/" : at);
@@ -279,8 +280,8 @@ std::optional<std::vector<ReleaseDrift::ManifestObject>> ReleaseDrift::manifest(
     if (!resource->namespaced) doc["metadata"].erase("namespace");
     const std::string objectNs = resource->namespaced ? doc["metadata"].value("namespace", ns) : "";
     const std::string name = metadata["name"].get<std::string>();
-    objects.push_back({*resource, std::move(doc),
-                       kind + " " + (objectNs.empty() ? "" : objectNs + "/") + name});
+    objects.push_back(
+        {*resource, std::move(doc), kind + " " + (objectNs.empty() ? "" : objectNs + "/") + name});
   }
   std::lock_guard lock(mu_);
   // Earlier revisions of this release are done with.
@@ -289,16 +290,16 @@ std::optional<std::vector<ReleaseDrift::ManifestObject>> ReleaseDrift::manifest(
        it != manifests_.end() && it->first.starts_with(prefix);) {
     it = manifests_.erase(it);
   }
-  for (auto it = inStep_.lower_bound(prefix); it != inStep_.end() && it->first.starts_with(prefix);) {
+  for (auto it = inStep_.lower_bound(prefix);
+       it != inStep_.end() && it->first.starts_with(prefix);) {
     it = it->first.starts_with(key + "|") ? std::next(it) : inStep_.erase(it);
   }
   manifests_[key] = objects;
   return objects;
 }
 
-std::vector<DriftFinding> ReleaseDrift::drifted(const std::string& release,
-                                                const std::string& ns, int revision,
-                                                const DriftDetection& detection) {
+std::vector<DriftFinding> ReleaseDrift::drifted(const std::string& release, const std::string& ns,
+                                                int revision, const DriftDetection& detection) {
   if (detection.mode == DriftDetection::Mode::kDisabled) return {};
   const auto objects = manifest(release, ns, revision);
   if (!objects) return {};
@@ -310,9 +311,8 @@ std::vector<DriftFinding> ReleaseDrift::drifted(const std::string& release,
     auto live = client_->get(m.resource, objectNs, name);
     if (!live) {
       if (live.error().isNotFound()) {
-        findings.push_back({.describe = m.describe + " was deleted",
-                            .deleted = true,
-                            .resource = m.resource});
+        findings.push_back(
+            {.describe = m.describe + " was deleted", .deleted = true, .resource = m.resource});
       }
       continue;
     }
@@ -379,7 +379,8 @@ void ReleaseDrift::forget(const std::string& ns, const std::string& release) {
       it = map->erase(it);
     }
   }
-  for (auto it = inStep_.lower_bound(prefix); it != inStep_.end() && it->first.starts_with(prefix);) {
+  for (auto it = inStep_.lower_bound(prefix);
+       it != inStep_.end() && it->first.starts_with(prefix);) {
     it = inStep_.erase(it);
   }
 }

@@ -37,8 +37,8 @@ class ReleaseDrift final {
 
   // Empty when every object is in step (or could not be looked at: drift is only ever
   // reported on evidence).
-  std::vector<DriftFinding> drifted(const std::string& release, const std::string& ns,
-                                    int revision, const DriftDetection& detection);
+  std::vector<DriftFinding> drifted(const std::string& release, const std::string& ns, int revision,
+                                    const DriftDetection& detection);
 
   // Writes the changed objects back; what could not be written, one line each.
   std::vector<std::string> restore(const std::vector<DriftFinding>& findings);

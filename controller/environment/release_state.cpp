@@ -77,30 +77,48 @@ ReleaseDecision decideRelease(const ReleaseObservation& o) {
 
 const char* releaseStateName(ReleaseState state) {
   switch (state) {
-    case ReleaseState::kAbsent: return "Absent";
-    case ReleaseState::kInSync: return "InSync";
-    case ReleaseState::kOutOfSync: return "OutOfSync";
-    case ReleaseState::kDrifted: return "Drifted";
-    case ReleaseState::kDriftReported: return "DriftReported";
-    case ReleaseState::kLocked: return "Locked";
-    case ReleaseState::kBusy: return "Busy";
-    case ReleaseState::kFailed: return "Failed";
-    case ReleaseState::kChartUnavailable: return "ChartUnavailable";
-    case ReleaseState::kRemediationExhausted: return "RemediationExhausted";
+    case ReleaseState::kAbsent:
+      return "Absent";
+    case ReleaseState::kInSync:
+      return "InSync";
+    case ReleaseState::kOutOfSync:
+      return "OutOfSync";
+    case ReleaseState::kDrifted:
+      return "Drifted";
+    case ReleaseState::kDriftReported:
+      return "DriftReported";
+    case ReleaseState::kLocked:
+      return "Locked";
+    case ReleaseState::kBusy:
+      return "Busy";
+    case ReleaseState::kFailed:
+      return "Failed";
+    case ReleaseState::kChartUnavailable:
+      return "ChartUnavailable";
+    case ReleaseState::kRemediationExhausted:
+      return "RemediationExhausted";
   }
   return "Unknown";
 }
 
 const char* releaseActionName(ReleaseAction action) {
   switch (action) {
-    case ReleaseAction::kNone: return "none";
-    case ReleaseAction::kInstall: return "install";
-    case ReleaseAction::kUpgrade: return "upgrade";
-    case ReleaseAction::kRepair: return "repair";
-    case ReleaseAction::kUnlock: return "unlock";
-    case ReleaseAction::kRollback: return "rollback";
-    case ReleaseAction::kUninstall: return "uninstall";
-    case ReleaseAction::kWait: return "wait";
+    case ReleaseAction::kNone:
+      return "none";
+    case ReleaseAction::kInstall:
+      return "install";
+    case ReleaseAction::kUpgrade:
+      return "upgrade";
+    case ReleaseAction::kRepair:
+      return "repair";
+    case ReleaseAction::kUnlock:
+      return "unlock";
+    case ReleaseAction::kRollback:
+      return "rollback";
+    case ReleaseAction::kUninstall:
+      return "uninstall";
+    case ReleaseAction::kWait:
+      return "wait";
   }
   return "unknown";
 }

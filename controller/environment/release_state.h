@@ -44,8 +44,8 @@ struct ReleaseObservation {
   DriftDetection::Mode driftMode = DriftDetection::Mode::kEnabled;
   std::optional<FailureRecord> failure;  // for the desired digest only
   Remediation remediation;
-  std::chrono::seconds timeout{300};       // the release's helm timeout
-  std::chrono::seconds lockGrace{60};      // added to it before a lock is taken as abandoned
+  std::chrono::seconds timeout{300};   // the release's helm timeout
+  std::chrono::seconds lockGrace{60};  // added to it before a lock is taken as abandoned
   std::chrono::system_clock::time_point now{};
 };
 

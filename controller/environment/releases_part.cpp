@@ -93,8 +93,7 @@ struct ReleasesPart::Entry {
 
 ReleasesPart::ReleasesPart(kube::ClientPtr client, helm::HelmDriver& helm,
                            ValuesReferences& references, runtime::StorePtr helmSecrets,
-                           std::chrono::seconds chartRecheck,
-                           std::function<bool()> storageSynced)
+                           std::chrono::seconds chartRecheck, std::function<bool()> storageSynced)
     : client_(client),
       helm_(helm),
       references_(references),
@@ -116,10 +115,10 @@ std::optional<Json> ReleasesPart::resolveValues(const std::string& ns, const Rel
     const std::string where = kind + " " + ns + "/" + source.name;
     if (!object) {
       if (object.error().isNotFound() && source.optional) continue;
-      entry.fail(object.error().isNotFound() ? State::kStalled : State::kFailed,
-                 object.error().isNotFound() ? "ValuesNotFound" : "ValuesUnreadable",
-                 "release " + release.name + ": valuesFrom " + where + ": " +
-                     object.error().describe());
+      entry.fail(
+          object.error().isNotFound() ? State::kStalled : State::kFailed,
+          object.error().isNotFound() ? "ValuesNotFound" : "ValuesUnreadable",
+          "release " + release.name + ": valuesFrom " + where + ": " + object.error().describe());
       return std::nullopt;
     }
     const Json data = object.value().value("data", Json::object());
@@ -168,9 +167,9 @@ std::optional<StoredRelease> ReleasesPart::observeStored(const std::string& key,
     }
   }
   std::lock_guard lock(mu_);
-  if (auto it = deployed_.find(key); it != deployed_.end() &&
-                                     std::chrono::steady_clock::now() - it->second.at < kDeployedMemory &&
-                                     (!stored || stored->revision <= it->second.revision)) {
+  if (auto it = deployed_.find(key);
+      it != deployed_.end() && std::chrono::steady_clock::now() - it->second.at < kDeployedMemory &&
+      (!stored || stored->revision <= it->second.revision)) {
     stored = StoredRelease{.revision = it->second.revision,
                            .status = "deployed",
                            .written = std::chrono::system_clock::now()};
@@ -231,15 +230,16 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ChartsSpec& charts,
   o.driftMode = release.driftDetection.mode;
   o.remediation = release.remediation;
   o.timeout = release.timeout;
-  o.lockGrace = std::chrono::duration_cast<std::chrono::seconds>(helm_.config().killGrace) +
-                kLockMargin;
+  o.lockGrace =
+      std::chrono::duration_cast<std::chrono::seconds>(helm_.config().killGrace) + kLockMargin;
   {
     std::lock_guard lock(mu_);
     if (auto it = deployed_.find(key); it != deployed_.end()) {
       o.deployedDigest = it->second.digest;
       o.deployedRevision = it->second.revision;
     }
-    if (auto it = failures_.find(key); it != failures_.end() && it->second.digest == o.desiredDigest) {
+    if (auto it = failures_.find(key);
+        it != failures_.end() && it->second.digest == o.desiredDigest) {
       o.failure = it->second;
     }
   }
@@ -391,9 +391,10 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ChartsSpec& charts,
     return;
   }
   // Only what was really put back is reported as repaired.
-  entry.repaired.erase(std::remove_if(entry.repaired.begin(), entry.repaired.end(),
-                                      [](const std::string& r) { return r.ends_with(" was deleted"); }),
-                       entry.repaired.end());
+  entry.repaired.erase(
+      std::remove_if(entry.repaired.begin(), entry.repaired.end(),
+                     [](const std::string& r) { return r.ends_with(" was deleted"); }),
+      entry.repaired.end());
   // A registry that went away between the look and the pull is an outage, not a failure
   // of the release: it counts towards no retry and so never towards a rollback.
   if (const Chart after = chartOf(charts_.resolve(env.name, ns, charts, entry.chart, true));
@@ -576,7 +577,8 @@ ReleasesReport ReleasesPart::reconcile(const EnvironmentSpec& env, const Json& o
   int readyCount = 0;
   report.state = State::kReady;
   auto account = [&report](Entry& entry) {
-    if (!entry.message.empty() && entry.state != State::kReady) entry.status["message"] = entry.message;
+    if (!entry.message.empty() && entry.state != State::kReady)
+      entry.status["message"] = entry.message;
     report.releases.push_back(entry.status);
     report.repaired.insert(report.repaired.end(), entry.repaired.begin(), entry.repaired.end());
     report.notes.insert(report.notes.end(), entry.notes.begin(), entry.notes.end());

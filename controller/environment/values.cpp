@@ -242,8 +242,8 @@ namespace {
 // The YAML documents of `text`, each typed as Helm reads values; one error policy for values
 // files and manifests alike (errors name the source and never echo content).
 std::variant<std::vector<Json>, std::string> loadDocuments(std::string_view text,
-                                                          std::string_view sourceForErrors,
-                                                          bool valuesFile) {
+                                                           std::string_view sourceForErrors,
+                                                           bool valuesFile) {
   const std::string source(sourceForErrors);
   std::vector<YAML::Node> roots;
   try {
@@ -292,7 +292,7 @@ std::variant<Json, std::string> parseValuesYaml(std::string_view text,
 }
 
 std::variant<std::vector<Json>, std::string> parseYamlDocuments(std::string_view text,
-                                                               std::string_view sourceForErrors) {
+                                                                std::string_view sourceForErrors) {
   return loadDocuments(text, sourceForErrors, false);
 }
 

@@ -111,9 +111,9 @@ Result<ListPage> Client::listPage(const Resource& r, const std::string& ns,
   ListPage page;
   if (const auto md = list.find("metadata"); md != list.end() && !md->is_null()) {
     if (!md->is_object()) return malformed("metadata is not an object");
-    for (const auto& [field, out] : {std::pair<const char*, std::string*>{"resourceVersion",
-                                                                           &page.resourceVersion},
-                                     {"continue", &page.continueToken}}) {
+    for (const auto& [field, out] :
+         {std::pair<const char*, std::string*>{"resourceVersion", &page.resourceVersion},
+          {"continue", &page.continueToken}}) {
       const auto value = md->find(field);
       if (value == md->end() || value->is_null()) continue;
       if (!value->is_string()) {
@@ -167,12 +167,13 @@ Result<Json> Client::update(const Resource& r, const Json& object, const std::st
 Result<Json> Client::apply(const Resource& r, const Json& object, const std::string& subresource,
                            const std::string& fieldManager, bool force) {
   // JSON is YAML, so the apply-patch+yaml content type takes the object as it is.
-  return call("PATCH", {.method = "PATCH",
-                        .pathAndQuery = r.path(namespaceOf(object), nameOf(object), subresource) +
-                                        query({{"fieldManager", fieldManager},
-                                               {"force", force ? "true" : "false"}}),
-                        .body = object.dump(),
-                        .contentType = "application/apply-patch+yaml"});
+  return call(
+      "PATCH",
+      {.method = "PATCH",
+       .pathAndQuery = r.path(namespaceOf(object), nameOf(object), subresource) +
+                       query({{"fieldManager", fieldManager}, {"force", force ? "true" : "false"}}),
+       .body = object.dump(),
+       .contentType = "application/apply-patch+yaml"});
 }
 
 Result<Json> Client::dryRunUpdate(const Resource& r, const Json& object) {

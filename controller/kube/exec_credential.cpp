@@ -92,9 +92,9 @@ ExecCredentialResult parseExecCredential(const std::string& output, const std::s
   }
   const auto version = doc.find("apiVersion");
   if (version == doc.end() || !version->is_string() || *version != apiVersion) {
-    return "apiVersion is " + (version != doc.end() && version->is_string()
-                                   ? version->get<std::string>()
-                                   : std::string("missing")) +
+    return "apiVersion is " +
+           (version != doc.end() && version->is_string() ? version->get<std::string>()
+                                                         : std::string("missing")) +
            ", but the kubeconfig asks for " + apiVersion;
   }
   const auto status = doc.find("status");

@@ -211,9 +211,8 @@ void Controller::watchPrimary(Informer& informer) {
 }
 
 void Controller::watchSecondary(Informer& informer, KeyMapper mapper) {
-  informer.addHandler([this, mapper = std::move(mapper)](const Delta& delta) {
-    enqueue(delta, mapper(delta));
-  });
+  informer.addHandler(
+      [this, mapper = std::move(mapper)](const Delta& delta) { enqueue(delta, mapper(delta)); });
 }
 
 void Controller::enqueue(const Delta& delta, const std::vector<std::string>& keys) {

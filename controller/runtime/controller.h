@@ -23,8 +23,8 @@ struct ReconcileResult {
   // the key's exponential backoff has grown (an outage outside the cluster that nothing
   // will announce the end of).
   util::Duration requeueAfter{};
-  std::string error;  // non-empty: the reconcile failed
-  bool terminal = false;          // with error: retrying the same input cannot help
+  std::string error;      // non-empty: the reconcile failed
+  bool terminal = false;  // with error: retrying the same input cannot help
 
   static ReconcileResult done() { return {}; }
   static ReconcileResult requeue(util::Duration after) { return {.requeueAfter = after}; }

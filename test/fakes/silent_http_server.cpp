@@ -43,8 +43,7 @@ std::string readRequest(int fd) {
 
 }  // namespace
 
-SilentHttpServer::SilentHttpServer(Mode mode, int answered)
-    : mode_(mode), answerFirst_(answered) {
+SilentHttpServer::SilentHttpServer(Mode mode, int answered) : mode_(mode), answerFirst_(answered) {
   listenFd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   if (listenFd_ < 0) throw std::runtime_error("socket() failed");
   sockaddr_in addr{};

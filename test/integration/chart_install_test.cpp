@@ -44,8 +44,8 @@ class ChartInstallTest : public ::testing::Test {
   // Objects of the release, found by the chart's own instance label.
   std::vector<std::string> objectsOfTheRelease() {
     std::vector<std::string> found;
-    for (const char* kind : {"deployments", "services", "serviceaccounts", "roles",
-                             "rolebindings", "clusterroles", "clusterrolebindings"}) {
+    for (const char* kind : {"deployments", "services", "serviceaccounts", "roles", "rolebindings",
+                             "clusterroles", "clusterrolebindings"}) {
       const Json list = cluster_->get({kind, "-A", "-l", "app.kubernetes.io/instance=envop"});
       if (!list.is_object()) continue;
       for (const Json& item : list.value("items", Json::array())) {
@@ -88,9 +88,9 @@ TEST_F(ChartInstallTest, InstallsGrantsWhatTheControllerNeedsUpgradesAndUninstal
                              "role/envop-controller", "rolebinding/envop-controller"}) {
     EXPECT_EQ(cluster_->kubectl({"get", object, "-n", kNamespace}).exitCode, 0) << object;
   }
-  for (const char* object : {"clusterrole/envop-controller", "clusterrole/envop-releases",
-                             "clusterrolebinding/envop-controller",
-                             "clusterrolebinding/envop-releases"}) {
+  for (const char* object :
+       {"clusterrole/envop-controller", "clusterrole/envop-releases",
+        "clusterrolebinding/envop-controller", "clusterrolebinding/envop-releases"}) {
     EXPECT_EQ(cluster_->kubectl({"get", object}).exitCode, 0) << object;
   }
 
@@ -124,9 +124,8 @@ TEST_F(ChartInstallTest, InstallsGrantsWhatTheControllerNeedsUpgradesAndUninstal
   EXPECT_EQ(after["metadata"].value("uid", ""), uid);
 
   // A grace period too short to drain a helm run is refused at render time.
-  const CommandResult bad =
-      helm({"upgrade", "envop", chart, "--namespace", kNamespace, "--set",
-            "terminationGracePeriodSeconds=10", "--wait=false"});
+  const CommandResult bad = helm({"upgrade", "envop", chart, "--namespace", kNamespace, "--set",
+                                  "terminationGracePeriodSeconds=10", "--wait=false"});
   EXPECT_NE(bad.exitCode, 0) << "a grace period below helm's timeout was accepted";
   // A typo in the values is refused by the chart's schema, not ignored.
   const CommandResult typo = helm({"upgrade", "envop", chart, "--namespace", kNamespace, "--set",

@@ -125,10 +125,9 @@ std::string kubeconfigWithServerName(const std::string& serverName) {
   std::ofstream(dir + "/kubeconfig")
       << "apiVersion: v1\nkind: Config\n"
       << "clusters: [{name: c, cluster: {server: " << cluster.value("APISERVER_URL")
-      << ", certificate-authority: " << pki << "/ca.crt, tls-server-name: " << serverName
-      << "}}]\n"
-      << "users: [{name: u, user: {client-certificate: " << pki
-      << "/admin.crt, client-key: " << pki << "/admin.key}}]\n"
+      << ", certificate-authority: " << pki << "/ca.crt, tls-server-name: " << serverName << "}}]\n"
+      << "users: [{name: u, user: {client-certificate: " << pki << "/admin.crt, client-key: " << pki
+      << "/admin.key}}]\n"
       << "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
       << "current-context: x\n";
   return dir + "/kubeconfig";

@@ -158,13 +158,16 @@ TEST_F(ReleasesTest, EditsAndDeletesOfAnyObjectOfAReleaseArePutBackWithAnEvent) 
                      R"([{"op":"replace","path":"/spec/ports/0/port","value":9999}])"})
                 .exitCode,
             0);
-  EXPECT_TRUE(within(60s, [&] {
-    const Json svc = get({"service", "gateway", "-n", kNs});
-    return svc.is_object() && svc["spec"]["ports"].size() == 1 &&
-           svc["spec"]["ports"][0].value("port", 0) == 8080;
-  })) << get({"service", "gateway", "-n", kNs}).dump() << diagnostics();
+  EXPECT_TRUE(within(60s,
+                     [&] {
+                       const Json svc = get({"service", "gateway", "-n", kNs});
+                       return svc.is_object() && svc["spec"]["ports"].size() == 1 &&
+                              svc["spec"]["ports"][0].value("port", 0) == 8080;
+                     }))
+      << get({"service", "gateway", "-n", kNs}).dump() << diagnostics();
   EXPECT_TRUE(within(30s, [&] {
-    return anEventSays("DriftRepaired", {"Service " + std::string(kNs) + "/gateway", "/spec/ports"});
+    return anEventSays("DriftRepaired",
+                       {"Service " + std::string(kNs) + "/gateway", "/spec/ports"});
   })) << kubectl({"get", "events.events.k8s.io", "-A"}).out;
 
   // A ConfigMap's data.
@@ -181,8 +184,9 @@ TEST_F(ReleasesTest, EditsAndDeletesOfAnyObjectOfAReleaseArePutBackWithAnEvent) 
 
   // A Secret, deleted.
   ASSERT_EQ(kubectl({"delete", "secret", "agent-token", "-n", kNs}).exitCode, 0);
-  EXPECT_TRUE(within(60s, [&] { return get({"secret", "agent-token", "-n", kNs}).is_object(); }))
-      << diagnostics();
+  EXPECT_TRUE(within(60s, [&] {
+    return get({"secret", "agent-token", "-n", kNs}).is_object();
+  })) << diagnostics();
   EXPECT_TRUE(within(30s, [&] {
     return anEventSays("DriftRepaired", {"Secret " + std::string(kNs) + "/agent-token", "deleted"});
   })) << kubectl({"get", "events.events.k8s.io", "-A"}).out;
@@ -238,9 +242,12 @@ TEST_F(ReleasesTest, IgnoredFieldsAreLeftToTheirOwnerAndWarnOnlyReports) {
   ASSERT_EQ(kubectl({"scale", "deployment", "gateway", "-n", kNs, "--replicas=3"}).exitCode, 0);
   // orders is Warn: its edit is reported, not repaired.
   ASSERT_EQ(kubectl({"scale", "deployment", "orders", "-n", kNs, "--replicas=4"}).exitCode, 0);
-  EXPECT_TRUE(within(60s, [&] {
-    return anEventSays("DriftDetected", {"orders", "/spec/replicas", "not repaired"});
-  })) << kubectl({"get", "events.events.k8s.io", "-A"}).out << diagnostics();
+  EXPECT_TRUE(
+      within(60s,
+             [&] {
+               return anEventSays("DriftDetected", {"orders", "/spec/replicas", "not repaired"});
+             }))
+      << kubectl({"get", "events.events.k8s.io", "-A"}).out << diagnostics();
   EXPECT_NE(releaseStatus("orders").value("message", "").find("/spec/replicas"), std::string::npos)
       << diagnostics();
   ASSERT_TRUE(controller_->waitUntilIdle(3s)) << controller_->metrics();
@@ -299,16 +306,20 @@ TEST_F(ReleasesTest, ChartsFromAPrivateRegistryInstallAndNoSecretLeaks) {
   };
   ASSERT_EQ(apply(R"(apiVersion: v1
 kind: Secret
-metadata: {name: charts, namespace: )" + std::string(kNs) + R"(}
+metadata: {name: charts, namespace: )" +
+                  std::string(kNs) + R"(}
 type: kubernetes.io/dockerconfigjson
 data:
-  .dockerconfigjson: )" + base64(dockerConfig(account.password)) + R"(
+  .dockerconfigjson: )" +
+                  base64(dockerConfig(account.password)) + R"(
 ---
 apiVersion: v1
 kind: Secret
-metadata: {name: orders-secrets, namespace: )" + std::string(kNs) + R"(}
+metadata: {name: orders-secrets, namespace: )" +
+                  std::string(kNs) + R"(}
 stringData:
-  values.yaml: "apiToken: )" + token + R"("
+  values.yaml: "apiToken: )" +
+                  token + R"("
 )")
                 .exitCode,
             0);
@@ -319,7 +330,8 @@ spec:
   stage: test
   namespace: {name: )" + kNs + R"(}
   charts:
-    repository: )" + registry_->repository() + R"(
+    repository: )" + registry_->repository() +
+                               R"(
     plainHTTP: true
     credentialsSecretRef: {name: charts}
   releases:
@@ -343,10 +355,12 @@ spec:
   const std::map<std::string, int> before = revisions();
   ASSERT_EQ(apply(R"(apiVersion: v1
 kind: Secret
-metadata: {name: charts, namespace: )" + std::string(kNs) + R"(}
+metadata: {name: charts, namespace: )" +
+                  std::string(kNs) + R"(}
 type: kubernetes.io/dockerconfigjson
 data:
-  .dockerconfigjson: )" + base64(dockerConfig("wrong-password")) + R"(
+  .dockerconfigjson: )" +
+                  base64(dockerConfig("wrong-password")) + R"(
 )")
                 .exitCode,
             0);
@@ -360,8 +374,7 @@ data:
     return refused.is_object() && refused.value("reason", "") == "ChartUnavailable";
   })) << diagnostics();
   const std::string why = refused.is_object() ? refused.value("message", "") : "";
-  EXPECT_TRUE(why.find("401") != std::string::npos ||
-              why.find("nauthorized") != std::string::npos)
+  EXPECT_TRUE(why.find("401") != std::string::npos || why.find("nauthorized") != std::string::npos)
       << why;
   EXPECT_EQ(revisions(), before) << diagnostics();
   EXPECT_EQ(helmOps("rollback") + helmOps("uninstall"), 0) << controller_->metrics();
@@ -386,14 +399,19 @@ std::string stageWithQuota(const std::string& repository, const std::string& pod
                            const std::string& releases) {
   return std::string(R"(apiVersion: envop.io/v1alpha1
 kind: Environment
-metadata: {name: )") + kEnv + R"(}
+metadata: {name: )") +
+         kEnv + R"(}
 spec:
   stage: test
   namespace:
-    name: )" + kNs + R"(
-    resourceQuota: {hard: {pods: ")" + pods + R"("}}
-  charts: {repository: )" + repository + R"(, plainHTTP: true}
-  releases:)" + releases;
+    name: )" +
+         kNs + R"(
+    resourceQuota: {hard: {pods: ")" +
+         pods + R"("}}
+  charts: {repository: )" +
+         repository + R"(, plainHTTP: true}
+  releases:)" +
+         releases;
 }
 
 // A spec that cannot be carried out as a whole changes nothing: not the quota edited in
@@ -402,7 +420,9 @@ TEST_F(ReleasesTest, ACycleAddedWithAQuotaChangeChangesNothing) {
   ASSERT_EQ(apply(stageWithQuota(registry_->repository(), "10", R"(
     - {name: config-server, chart: config-server, version: 1.0.0}
     - {name: registry, chart: registry, version: 1.0.0}
-)")).exitCode, 0);
+)"))
+                .exitCode,
+            0);
   ASSERT_TRUE(within(180s, [&] {
     const Json c = currentCondition("Ready");
     return c.is_object() && c["status"] == "True";
@@ -413,7 +433,9 @@ TEST_F(ReleasesTest, ACycleAddedWithAQuotaChangeChangesNothing) {
   ASSERT_EQ(apply(stageWithQuota(registry_->repository(), "20", R"(
     - {name: config-server, chart: config-server, version: 1.0.1, dependsOn: [registry]}
     - {name: registry, chart: registry, version: 1.0.1, dependsOn: [config-server]}
-)")).exitCode, 0);
+)"))
+                .exitCode,
+            0);
   Json stalled;
   ASSERT_TRUE(within(60s, [&] {
     stalled = currentCondition("Stalled");

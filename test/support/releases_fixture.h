@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <boost/process.hpp>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -17,7 +18,6 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <csignal>
 
 #include "test/support/charts.h"
 #include "test/support/controller_process.h"
@@ -168,8 +168,7 @@ class ReleasesTest : public ::testing::Test {
   // Notes of the events.k8s.io Events with this reason about the Environment.
   std::vector<std::string> eventNotes(const std::string& reason) {
     std::vector<std::string> notes;
-    const Json events =
-        get({"events.events.k8s.io", "-A", "--field-selector", "reason=" + reason});
+    const Json events = get({"events.events.k8s.io", "-A", "--field-selector", "reason=" + reason});
     if (!events.is_object()) return notes;
     for (const Json& e : events.value("items", Json::array())) {
       if (e.value("regarding", Json::object()).value("name", "") == kEnv) {

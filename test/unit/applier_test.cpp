@@ -51,19 +51,18 @@ Json liveQuota(const std::string& resourceVersion, const Json& fields, Json used
 kube::HttpResponse ok(const Json& body) { return {.status = 200, .body = body.dump()}; }
 
 kube::HttpResponse conflict(const std::string& field, const std::string& manager) {
-  const Json status = {
-      {"kind", "Status"},
-      {"apiVersion", "v1"},
-      {"status", "Failure"},
-      {"message",
-       "Apply failed with 1 conflict: conflict with \"" + manager + "\" using v1: " + field},
-      {"reason", "Conflict"},
-      {"details",
-       {{"causes",
-         {{{"reason", "FieldManagerConflict"},
-           {"message", "conflict with \"" + manager + "\" using v1"},
-           {"field", field}}}}}},
-      {"code", 409}};
+  const Json status = {{"kind", "Status"},
+                       {"apiVersion", "v1"},
+                       {"status", "Failure"},
+                       {"message", "Apply failed with 1 conflict: conflict with \"" + manager +
+                                       "\" using v1: " + field},
+                       {"reason", "Conflict"},
+                       {"details",
+                        {{"causes",
+                          {{{"reason", "FieldManagerConflict"},
+                            {"message", "conflict with \"" + manager + "\" using v1"},
+                            {"field", field}}}}}},
+                       {"code", 409}};
   return {.status = 409, .body = status.dump()};
 }
 
@@ -117,9 +116,9 @@ class ApplierTest : public ::testing::Test {
     transport_ = std::make_shared<ScriptedTransport>([this](const kube::HttpRequest& r) {
       return handler_ ? handler_(r) : ok(liveQuota("1", kQuotaFields));
     });
-    applier_ = std::make_unique<Applier>(std::make_shared<kube::Client>(transport_),
-                                         std::map<std::string, runtime::StorePtr>{
-                                             {"resourcequotas", quotas_}});
+    applier_ = std::make_unique<Applier>(
+        std::make_shared<kube::Client>(transport_),
+        std::map<std::string, runtime::StorePtr>{{"resourcequotas", quotas_}});
   }
   std::shared_ptr<ScriptedTransport> transport_;
   ScriptedTransport::Handler handler_;

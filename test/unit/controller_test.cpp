@@ -169,8 +169,8 @@ TEST(IsMaterialChangeTest, SeparatesRealChangesFromStatusWritesAndResyncs) {
   EXPECT_TRUE(isMaterialChange(Delta{Delta::Type::kDeleted, "pro", v10, nullptr}));
   EXPECT_FALSE(isMaterialChange(Delta{Delta::Type::kUpdated, "pro", v10, v10})) << "resync";
   EXPECT_FALSE(isMaterialChange(Delta{Delta::Type::kUpdated, "pro", v11, v10})) << "status";
-  EXPECT_TRUE(isMaterialChange(
-      Delta{Delta::Type::kUpdated, "pro", environment("12", 2, "False"), v11}))
+  EXPECT_TRUE(
+      isMaterialChange(Delta{Delta::Type::kUpdated, "pro", environment("12", 2, "False"), v11}))
       << "spec";
 
   Object relabelled = *v11;
@@ -188,10 +188,10 @@ TEST(IsMaterialChangeTest, SeparatesRealChangesFromStatusWritesAndResyncs) {
                {"spec", {{"hard", {{"pods", hard}}}}},
                {"status", {{"used", {{"pods", used}}}}}});
   };
-  EXPECT_FALSE(isMaterialChange(Delta{Delta::Type::kUpdated, "pro/q", quota("2", "10", "5"),
-                                      quota("1", "10", "4")}));
-  EXPECT_TRUE(isMaterialChange(Delta{Delta::Type::kUpdated, "pro/q", quota("2", "20", "4"),
-                                     quota("1", "10", "4")}));
+  EXPECT_FALSE(isMaterialChange(
+      Delta{Delta::Type::kUpdated, "pro/q", quota("2", "10", "5"), quota("1", "10", "4")}));
+  EXPECT_TRUE(isMaterialChange(
+      Delta{Delta::Type::kUpdated, "pro/q", quota("2", "20", "4"), quota("1", "10", "4")}));
 
   // A metadata-only Secret: its data is not in the cache, so any new resourceVersion counts.
   auto secret = [](const std::string& rv) {

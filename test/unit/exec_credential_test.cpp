@@ -120,8 +120,8 @@ struct CountingRunner {
     return [*this](const ExecPlugin&, const std::string& execInfo) {
       ++*runs;
       *info = execInfo;
-      const auto expiry = std::chrono::floor<std::chrono::seconds>(
-          std::chrono::system_clock::now() + validity);
+      const auto expiry =
+          std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now() + validity);
       PluginRun run;
       run.exitCode = exitCode;
       run.err = exitCode == 0 ? "" : "error: the SSO session has expired\nsecond line";

@@ -22,8 +22,10 @@ class ReleaseActionsTest : public ::testing::Test {
             ("envop-release-actions-" + std::to_string(::getpid()) + "-" +
              ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
-    helm_ = std::make_unique<helm::HelmDriver>(helm::HelmConfig{
-        .helmBinary = "/fake/helm", .stateDir = (root_ / "state").string(), .runner = fake_->runner()});
+    helm_ =
+        std::make_unique<helm::HelmDriver>(helm::HelmConfig{.helmBinary = "/fake/helm",
+                                                            .stateDir = (root_ / "state").string(),
+                                                            .runner = fake_->runner()});
   }
   void TearDown() override { fs::remove_all(root_); }
 
@@ -45,13 +47,12 @@ TEST_F(ReleaseActionsTest, ApplyIsOneUpgradeInstallAndReadsTheRevisionHelmMade) 
         R"({"name":"gateway","namespace":"pro","version":4,"info":{"status":"deployed"},)"
         R"("chart":{"metadata":{"name":"gateway","version":"1.4.2"}}})");
   });
-  const ActionOutcome out =
-      applyRelease(*helm_, {.name = "gateway",
-                            .ns = "pro",
-                            .chart = {.reference = "oci://harbor.example.com/sc/gateway",
-                                      .version = "1.4.2"},
-                            .values = {{"replicaCount", 3}},
-                            .options = {.wait = true, .timeout = std::chrono::seconds(90)}});
+  const ActionOutcome out = applyRelease(
+      *helm_, {.name = "gateway",
+               .ns = "pro",
+               .chart = {.reference = "oci://harbor.example.com/sc/gateway", .version = "1.4.2"},
+               .values = {{"replicaCount", 3}},
+               .options = {.wait = true, .timeout = std::chrono::seconds(90)}});
   EXPECT_TRUE(out.ok) << out.message;
   EXPECT_EQ(out.revision, 4);
   EXPECT_EQ(out.status, "deployed");
@@ -79,7 +80,8 @@ TEST_F(ReleaseActionsTest, UnlockOfAnInstallUninstallsAndOfAnUpgradeRollsBackToT
   fake_->on("uninstall", [](const FakeHelmRunner::Call&) { return FakeHelmRunner::ok(); });
   fake_->on("rollback", [](const FakeHelmRunner::Call&) { return FakeHelmRunner::ok(); });
 
-  ActionOutcome out = unlockRelease(*helm_, "orders", "pro", {.revision = 1, .status = "pending-install"});
+  ActionOutcome out =
+      unlockRelease(*helm_, "orders", "pro", {.revision = 1, .status = "pending-install"});
   EXPECT_TRUE(out.ok) << out.message;
   EXPECT_EQ(onlyCall().argv.front(), "uninstall");
   EXPECT_NE(out.message.find("pending-install"), std::string::npos) << out.message;
@@ -117,7 +119,8 @@ TEST_F(ReleaseActionsTest, RollbackGoesToThePreviousRevision) {
 
 TEST_F(ReleaseActionsTest, UninstallOfAReleaseAlreadyGoneIsDone) {
   fake_->on("uninstall", [](const FakeHelmRunner::Call&) {
-    return FakeHelmRunner::fail("Error: uninstall: Release not loaded: orders: release: not found\n");
+    return FakeHelmRunner::fail(
+        "Error: uninstall: Release not loaded: orders: release: not found\n");
   });
   EXPECT_TRUE(uninstallRelease(*helm_, "orders", "pro").ok);
   fake_->on("uninstall", [](const FakeHelmRunner::Call&) {

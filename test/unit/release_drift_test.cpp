@@ -25,7 +25,8 @@ Json deployment(int replicas, int port) {
             {"template",
              {{"spec",
                {{"containers",
-                 Json::array({{{"name", "app"}, {"ports", Json::array({{{"containerPort", port}}})}}})}}}}}}},
+                 Json::array({{{"name", "app"},
+                               {"ports", Json::array({{{"containerPort", port}}})}}})}}}}}}},
           {"status", {{"readyReplicas", 1}}}};
 }
 
@@ -43,9 +44,11 @@ TEST(ReleaseDriftTest, StatusAndServerMetadataAreNeverDrift) {
 }
 
 TEST(ReleaseDriftTest, ChangedFieldsAreNamedByPointer) {
-  const std::vector<std::string> fields = driftedFields(deployment(2, 8080), deployment(5, 9090), {});
-  EXPECT_EQ(fields, (std::vector<std::string>{
-                        "/spec/replicas", "/spec/template/spec/containers/0/ports/0/containerPort"}));
+  const std::vector<std::string> fields =
+      driftedFields(deployment(2, 8080), deployment(5, 9090), {});
+  EXPECT_EQ(fields,
+            (std::vector<std::string>{"/spec/replicas",
+                                      "/spec/template/spec/containers/0/ports/0/containerPort"}));
 }
 
 TEST(ReleaseDriftTest, IgnoredPointersAreLeftOut) {
@@ -91,8 +94,8 @@ std::string base64(const std::string& in) {
     out += table[(n >> 12) & 63];
     out += "==";
   } else if (i + 2 == in.size()) {
-    const unsigned n = (static_cast<unsigned char>(in[i]) << 16) |
-                       (static_cast<unsigned char>(in[i + 1]) << 8);
+    const unsigned n =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
     out += table[(n >> 18) & 63];
     out += table[(n >> 12) & 63];
     out += table[(n >> 6) & 63];

@@ -311,8 +311,8 @@ namespace envop::environment {
 namespace {
 
 Json releaseWithDrift(const Json& drift) {
-  return {{"releases", Json::array({{{"name", "gateway"}, {"chart", "gateway"},
-                                     {"driftDetection", drift}}})}};
+  return {{"releases",
+           Json::array({{{"name", "gateway"}, {"chart", "gateway"}, {"driftDetection", drift}}})}};
 }
 
 TEST(ReleaseSpecDriftTest, DefaultsToEnabledWithNothingIgnored) {
@@ -325,10 +325,13 @@ TEST(ReleaseSpecDriftTest, DefaultsToEnabledWithNothingIgnored) {
 }
 
 TEST(ReleaseSpecDriftTest, ModeAndIgnoreRulesAreRead) {
-  auto result = parseReleasesSpec({{"spec", releaseWithDrift(
-      {{"mode", "Warn"},
-       {"ignore", Json::array({{{"paths", Json::array({"/spec/replicas"})},
-                                {"target", {{"kind", "Deployment"}, {"name", "gateway"}}}}})}})}});
+  auto result = parseReleasesSpec(
+      {{"spec",
+        releaseWithDrift(
+            {{"mode", "Warn"},
+             {"ignore",
+              Json::array({{{"paths", Json::array({"/spec/replicas"})},
+                            {"target", {{"kind", "Deployment"}, {"name", "gateway"}}}}})}})}});
   ASSERT_TRUE(std::holds_alternative<ReleasesSpec>(result)) << std::get<std::string>(result);
   const DriftDetection& d = std::get<ReleasesSpec>(result).releases[0].driftDetection;
   EXPECT_EQ(d.mode, DriftDetection::Mode::kWarn);
