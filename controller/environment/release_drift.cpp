@@ -374,10 +374,9 @@ std::vector<std::string> ReleaseDrift::restore(const std::vector<DriftFinding>& 
 void ReleaseDrift::forget(const std::string& ns, const std::string& release) {
   std::lock_guard lock(mu_);
   const std::string prefix = ns + "/" + release + "@";
-  for (auto* map : {&manifests_}) {
-    for (auto it = map->lower_bound(prefix); it != map->end() && it->first.starts_with(prefix);) {
-      it = map->erase(it);
-    }
+  for (auto it = manifests_.lower_bound(prefix);
+       it != manifests_.end() && it->first.starts_with(prefix);) {
+    it = manifests_.erase(it);
   }
   for (auto it = inStep_.lower_bound(prefix);
        it != inStep_.end() && it->first.starts_with(prefix);) {

@@ -344,9 +344,6 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ChartsSpec& charts,
         entry.status.erase("message");
         return;
       }
-      for (const DriftFinding& f : drift) {
-        if (f.deleted) entry.repaired.push_back("release " + release.name + ": " + f.describe);
-      }
       break;
     }
     case ReleaseAction::kInstall:
@@ -381,7 +378,12 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ChartsSpec& charts,
     entry.status["status"] = "deployed";
     entry.status["digest"] = digest;
     if (!applied.chartVersion.empty()) entry.status["version"] = applied.chartVersion;
-    if (decision.action != ReleaseAction::kRepair) {
+    if (decision.action == ReleaseAction::kRepair) {
+      // Deleted objects count as repaired once helm has recreated them.
+      for (const DriftFinding& f : drift) {
+        if (f.deleted) entry.repaired.push_back("release " + release.name + ": " + f.describe);
+      }
+    } else {
       const bool installed = !o.stored || o.stored->status == "uninstalled";
       entry.notes.push_back({false, installed ? "ReleaseInstalled" : "ReleaseUpgraded",
                              (installed ? "installed " : "upgraded ") + release.name + " (" +
@@ -390,11 +392,6 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ChartsSpec& charts,
     }
     return;
   }
-  // Only what was really put back is reported as repaired.
-  entry.repaired.erase(
-      std::remove_if(entry.repaired.begin(), entry.repaired.end(),
-                     [](const std::string& r) { return r.ends_with(" was deleted"); }),
-      entry.repaired.end());
   // A registry that went away between the look and the pull is an outage, not a failure
   // of the release: it counts towards no retry and so never towards a rollback.
   if (const Chart after = chartOf(charts_.resolve(env.name, ns, charts, entry.chart, true));
@@ -481,11 +478,10 @@ void ReleasesPart::forget(const EnvironmentSpec& env) {
   charts_.forget(env.name);
   std::lock_guard lock(mu_);
   const std::string prefix = env.name + "/";
-  for (auto* map : {&deployed_}) {
-    for (auto it = map->lower_bound(prefix); it != map->end() && it->first.starts_with(prefix);) {
-      drift_.forget(env.namespace_.name, it->first.substr(prefix.size()));
-      it = map->erase(it);
-    }
+  for (auto it = deployed_.lower_bound(prefix);
+       it != deployed_.end() && it->first.starts_with(prefix);) {
+    drift_.forget(env.namespace_.name, it->first.substr(prefix.size()));
+    it = deployed_.erase(it);
   }
   for (auto it = failures_.lower_bound(prefix);
        it != failures_.end() && it->first.starts_with(prefix);) {
