@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -16,6 +17,11 @@
 #include "controller/app/cache_policy.h"
 #include "controller/app/write_fence.h"
 #include "controller/environment/environment_reconciler.h"
+#include "controller/environment/http_sd.h"
+#include "controller/environment/monitoring_mode.h"
+#include "controller/environment/monitoring_part.h"
+#include "controller/environment/monitoring_sd_source.h"
+#include "controller/environment/registry_part.h"
 #include "controller/environment/releases_part.h"
 #include "controller/environment/spec.h"
 #include "controller/helm/helm_driver.h"
@@ -24,9 +30,16 @@
 #include "controller/runtime/event_recorder.h"
 #include "controller/runtime/informer.h"
 #include "controller/runtime/leader_election.h"
+#include "controller/server/http_sd_endpoint.h"
 #include "controller/server/http_server.h"
 #include "controller/server/metrics_endpoint.h"
 #include "controller/server/probes.h"
+// The Harbor client arrives in its own branch; until it is merged the registry part reports
+// HarborClientUnavailable rather than the build failing.
+#if __has_include("controller/harbor/harbor_client.h")
+#include "controller/harbor/harbor_client.h"
+#define ENVOP_HAS_HARBOR_CLIENT 1
+#endif
 
 namespace envop::app {
 namespace {
@@ -130,7 +143,8 @@ int runManager(const Options& options, const kube::Config& config,
   for (const kube::Resource* r :
        {&kube::resources::namespaces(), &kube::resources::resourceQuotas(),
         &kube::resources::limitRanges(), &kube::resources::networkPolicies(),
-        &kube::resources::services(), &kube::resources::endpointSlices()}) {
+        &kube::resources::services(), &kube::resources::endpointSlices(),
+        &kube::resources::configMaps(), &environment::roleBindings()}) {
     owned.push_back(std::make_unique<runtime::Informer>(
         client,
         runtime::InformerOptions{.resource = *r,
@@ -139,6 +153,22 @@ int runManager(const Options& options, const kube::Config& config,
                                  .transform = keepOnlyEnvopsManagedFields}));
     ownedStores[r->plural] = owned.back()->store();
   }
+  // The Prometheus Operator's kinds envop writes, watched like the rest of what it owns, so
+  // that a ServiceMonitor a human deletes is put back at once. Their CRDs may be missing: each
+  // informer starts only once its CRD is served (the CRD watch below says when), so a cluster
+  // without the operator sees no failing list.
+  std::vector<std::unique_ptr<runtime::Informer>> monitoringKinds;
+  for (const kube::Resource* r : {&environment::serviceMonitors(), &environment::podMonitors(),
+                                  &environment::prometheusRules()}) {
+    monitoringKinds.push_back(std::make_unique<runtime::Informer>(
+        client,
+        runtime::InformerOptions{.resource = *r,
+                                 .labelSelector = std::string(environment::kManagedByLabel) + "=" +
+                                                  environment::kManagedByValue,
+                                 .transform = keepOnlyEnvopsManagedFields}));
+    ownedStores[r->plural] = monitoringKinds.back()->store();
+  }
+  std::array<std::atomic<bool>, 3> monitoringKindStarted{};
   environment::Applier applier(client, ownedStores);
   runtime::EventRecorder events(client);
   helm::HelmDriver helm(helm::HelmConfig{.helmBinary = options.helmBinary,
@@ -154,15 +184,90 @@ int runManager(const Options& options, const kube::Config& config,
                                        .metadataOnly = true,
                                        .transform = stripManagedFieldsAndLastApplied}));
   runtime::Informer& helmStorage = *referenced.back();
-  environment::ReleasesPart releases(client, helm, valuesReferences, helmStorage.store(),
-                                     options.chartRecheckInterval,
-                                     [&helmStorage] { return helmStorage.hasSynced(); });
-  auto reconciler = std::make_shared<environment::EnvironmentReconciler>(environments.store(),
-                                                                         applier, releases, events);
+  // Helm runs go here, not on a reconcile worker; each one's exit requeues its Environment.
+  environment::ReleaseRunner helmRuns(options.maxConcurrentHelm);
+  environment::ReleasesPart releases(
+      client, helm, valuesReferences, helmStorage.store(), options.chartRecheckInterval,
+      [&helmStorage] { return helmStorage.hasSynced(); }, &helmRuns);
+#ifdef ENVOP_HAS_HARBOR_CLIENT
+  harbor::HarborApiFactory harborFactory = harbor::defaultHarborFactory();
+#else
+  harbor::HarborApiFactory harborFactory;
+#endif
+  environment::RegistryPart registry(
+      client, applier, environments.store(), harborFactory,
+      {.controllerNamespace = ownNamespace, .harborRecheck = options.harborRecheckInterval});
+  // Monitoring. The Prometheus Operator's CRDs are watched, not probed: one installed or
+  // removed while envop runs wakes every Environment with monitoring, so mode Auto switches
+  // at once (well within the minute the contract allows), without a restart. Full objects,
+  // each slimmed on arrival (a CRD's schema is most of its bytes), in small pages.
+  referenced.push_back(std::make_unique<runtime::Informer>(
+      client, runtime::InformerOptions{.resource = kube::resources::customResourceDefinitions(),
+                                       .keep = environment::isPrometheusOperatorCrd,
+                                       .transform = environment::slimCrd,
+                                       .watch = {.pageSize = 10}}));
+  const runtime::StorePtr operatorCrds = referenced.back()->store();
+  auto operatorApis = [operatorCrds] {
+    return environment::operatorApisFrom(operatorCrds->list());
+  };
+  runtime::Informer& crdInformer = *referenced.back();
+  crdInformer.addHandler(
+      [&monitoringKinds, &monitoringKindStarted, operatorCrds](const runtime::Delta&) {
+        const environment::OperatorApis apis = environment::operatorApisFrom(operatorCrds->list());
+        const bool served[] = {apis.serviceMonitors, apis.podMonitors, apis.prometheusRules};
+        for (std::size_t i = 0; i < monitoringKinds.size(); ++i) {
+          if (served[i] && !monitoringKindStarted[i].exchange(true)) monitoringKinds[i]->start();
+        }
+      });
+  // HTTP SD reads Services, EndpointSlices and Pods of the Environments' namespaces from
+  // caches of their own, slimmed to what it reads; the rest of the cluster is never cached.
+  const auto inEnvironmentNamespace = [namespaces =
+                                           owned.front()->store()](const kube::Json& object) {
+    const runtime::ObjectPtr ns = namespaces->get(kube::namespaceOf(object));
+    return ns != nullptr && !environment::ownerOf(*ns).empty();
+  };
+  std::vector<runtime::Informer*> discovery;
+  for (const auto& [r, slim] :
+       std::vector<std::pair<const kube::Resource*, std::function<void(kube::Json&)>>>{
+           {&kube::resources::services(), stripManagedFieldsAndLastApplied},
+           {&kube::resources::endpointSlices(), environment::slimEndpointSliceForServiceDiscovery},
+           {&kube::resources::pods(), environment::slimPodForServiceDiscovery}}) {
+    referenced.push_back(std::make_unique<runtime::Informer>(
+        client, runtime::InformerOptions{.resource = *r,
+                                         .metadataOnly = r == &kube::resources::services(),
+                                         .keep = inEnvironmentNamespace,
+                                         .transform = slim,
+                                         .watch = {.pageSize = kFilteredPageSize}}));
+    discovery.push_back(referenced.back().get());
+  }
+  environment::ServiceDiscoverySource serviceDiscovery(environments.store(), discovery[0]->store(),
+                                                       discovery[1]->store(), discovery[2]->store(),
+                                                       operatorApis);
+  environment::MonitoringPart monitoring(
+      applier, operatorApis, [&serviceDiscovery](const environment::EnvironmentSpec& env) {
+        return serviceDiscovery.targetCount(env);
+      });
+  auto reconciler = std::make_shared<environment::EnvironmentReconciler>(
+      environments.store(), applier, releases, events, &registry, &monitoring,
+      environment::ReleaseRights{.clusterRole = options.releaseClusterRole,
+                                 .serviceAccountNamespace = ownNamespace,
+                                 .serviceAccountName = options.serviceAccountName});
   runtime::Controller controller("environment", reconciler, options.maxConcurrentReconciles);
+  helmRuns.setNotify([&controller](const std::string& key) { controller.queue().add(key); });
   controller.watchPrimary(environments);
-  for (auto& informer : owned) {
-    controller.watchSecondary(*informer, runtime::byLabel(environment::kEnvironmentLabel));
+  controller.watchSecondary(crdInformer, [store = environments.store()](const runtime::Delta&) {
+    std::vector<std::string> keys;
+    for (const runtime::ObjectPtr& env : store->list()) {
+      if (env->value("spec", kube::Json::object()).contains("monitoring")) {
+        keys.push_back(kube::nameOf(*env));
+      }
+    }
+    return keys;
+  });
+  for (auto* group : {&owned, &monitoringKinds}) {
+    for (auto& informer : *group) {
+      controller.watchSecondary(*informer, runtime::byLabel(environment::kEnvironmentLabel));
+    }
   }
   // An object in a stage's namespace belongs to the Environment of that namespace.
   runtime::Informer& namespaceInformer = *owned.front();
@@ -187,23 +292,41 @@ int runManager(const Options& options, const kube::Config& config,
   // judged again from a fresh list of that namespace.
   std::vector<runtime::Informer*> byEnvironmentNamespace;
   for (const kube::Resource* r : {&kube::resources::configMaps(), &kube::resources::secrets()}) {
+    auto keep = inEnvironmentNamespaceOrMadeByHelm(namespaces);
+    if (r == &kube::resources::secrets()) {
+      // Harbor's credentials and CA live in the controller's own namespace: a change of them
+      // wakes the Environments that log in with them (a fixed password ends HarborUnauthorized).
+      keep = [keep, ownNamespace](const kube::Json& object) {
+        return keep(object) || kube::namespaceOf(object) == ownNamespace;
+      };
+    }
     referenced.push_back(std::make_unique<runtime::Informer>(
         client, runtime::InformerOptions{.resource = *r,
                                          .metadataOnly = true,
-                                         .keep = inEnvironmentNamespaceOrMadeByHelm(namespaces),
+                                         .keep = keep,
                                          .transform = stripManagedFieldsAndLastApplied,
                                          .watch = {.pageSize = kFilteredPageSize}}));
     byEnvironmentNamespace.push_back(referenced.back().get());
-    controller.watchSecondary(*referenced.back(), [&valuesReferences, byNamespace,
+    controller.watchSecondary(*referenced.back(), [&valuesReferences, &registry, byNamespace,
                                                    kind = r->kind](const runtime::Delta& delta) {
       std::vector<std::string> keys = valuesReferences.environmentsReading(kind + "/" + delta.key);
+      for (std::string& k : registry.environmentsReading(kind + "/" + delta.key)) {
+        keys.push_back(std::move(k));
+      }
       const runtime::ObjectPtr object = delta.object ? delta.object : delta.oldObject;
       if (object && madeByHelm(*object)) {
         for (std::string& k : byNamespace(delta)) keys.push_back(std::move(k));
       }
+      // A pull Secret envop wrote, changed or deleted by someone: put back.
+      if (object && kind == "Secret") {
+        if (std::string owner = environment::ownerOf(*object); !owner.empty()) {
+          keys.push_back(std::move(owner));
+        }
+      }
       return keys;
     });
   }
+  for (runtime::Informer* informer : discovery) byEnvironmentNamespace.push_back(informer);
   namespaceInformer.addHandler([&byEnvironmentNamespace](const runtime::Delta& delta) {
     if (!namespaceOwnerChanged(delta)) return;
     const runtime::ObjectPtr object = delta.object ? delta.object : delta.oldObject;
@@ -248,7 +371,13 @@ int runManager(const Options& options, const kube::Config& config,
   std::unique_ptr<server::HttpServer> metricsServer;
   std::unique_ptr<server::HttpServer> probeServer;
   if (!serve(metricsServer, options.metricsBindAddress, "metrics",
-             [](server::HttpServer& s) { server::installMetricsEndpoint(s); }) ||
+             [&serviceDiscovery](server::HttpServer& s) {
+               server::installMetricsEndpoint(s);
+               server::installHttpSdEndpoint(
+                   s, [&serviceDiscovery](const std::optional<std::string>& environment) {
+                     return serviceDiscovery.groups(environment).dump();
+                   });
+             }) ||
       !serve(probeServer, options.healthProbeBindAddress, "health probes",
              [&probes](server::HttpServer& s) { probes.install(s); })) {
     return 1;
@@ -308,18 +437,30 @@ int runManager(const Options& options, const kube::Config& config,
   spdlog::info("received {}; shutting down, draining for up to {} ms",
                signal == SIGTERM ? "SIGTERM" : "SIGINT", drain.count());
 
-  // Reconciles in flight may finish (a helm upgrade running to its end leaves no pending
-  // lock behind) but only for the drain; past it the helm children are killed and the
-  // process exits, still holding the Lease, so no half-stopped worker writes after a standby
-  // took over. The elector keeps renewing meanwhile; losing the Lease still exits at once.
-  auto stopped = std::async(std::launch::async, [&controller, drain] { controller.stop(drain); });
-  if (stopped.wait_for(drain + std::chrono::seconds(1)) != std::future_status::ready) {
+  // Helm runs in flight may finish (an upgrade running to its end leaves no pending lock
+  // behind), and so may reconciles, but only for the drain; queued runs never start. Past it
+  // the helm children are killed and the process exits, still holding the Lease, so no
+  // half-stopped worker writes after a standby took over. The workers keep going while the
+  // runs drain, so a finished run's outcome still reaches its status. The elector keeps
+  // renewing meanwhile; losing the Lease still exits at once.
+  helmRuns.stopAccepting();
+  spdlog::info("waiting for {} running helm run(s)", helmRuns.running());
+  if (!helmRuns.waitIdle(drain)) {
+    exitNow("helm runs still running after the graceful shutdown timeout", stopping);
+  }
+  const auto left = std::max(std::chrono::milliseconds(0),
+                             drain - std::chrono::milliseconds(millisecondsSince(stopping)));
+  auto stopped = std::async(std::launch::async, [&controller, left] { controller.stop(left); });
+  if (stopped.wait_for(left + std::chrono::seconds(1)) != std::future_status::ready) {
     exitNow("reconciles still running after the graceful shutdown timeout", stopping);
   }
-  spdlog::info("reconciles drained after {} ms", millisecondsSince(stopping));
+  helmRuns.stop();  // none runs: joins its threads before the controller they wake goes
+  spdlog::info("reconciles and helm runs drained after {} ms", millisecondsSince(stopping));
   environments.stop();
   for (auto& informer : owned) informer->stop();
   for (auto& informer : referenced) informer->stop();
+  // After the CRD informer, whose handler starts these.
+  for (auto& informer : monitoringKinds) informer->stop();
   events.stop();
   releasing.store(true);
   if (elector) elector->stop();  // releases the Lease so a standby takes over at once

@@ -73,7 +73,7 @@ const std::map<std::string, Flag>& flags() {
           return std::nullopt;
         }}},
       {"max-concurrent-reconciles",
-       {"How many Environments are reconciled at once. Default 1.", false,
+       {"How many Environments are reconciled at once. Default 4.", false,
         [](Options& o, const std::string& v) -> std::optional<std::string> {
           int n = 0;
           auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
@@ -82,6 +82,21 @@ const std::map<std::string, Flag>& flags() {
                    "\" for flag --max-concurrent-reconciles: want a whole number from 1 to 1024";
           }
           o.maxConcurrentReconciles = n;
+          return std::nullopt;
+        }}},
+      {"max-concurrent-helm",
+       {"How many helm runs (install, upgrade, rollback, uninstall) go at once, beside the "
+        "reconciles: a release waiting for its pods holds a helm child, never a reconcile. "
+        "The rest queue. Default 8.",
+        false,
+        [](Options& o, const std::string& v) -> std::optional<std::string> {
+          int n = 0;
+          auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+          if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 256) {
+            return "invalid value \"" + v +
+                   "\" for flag --max-concurrent-helm: want a whole number from 1 to 256";
+          }
+          o.maxConcurrentHelm = n;
           return std::nullopt;
         }}},
       {"log-format",
@@ -132,26 +147,56 @@ const std::map<std::string, Flag>& flags() {
           o.chartRecheckInterval = std::chrono::duration_cast<std::chrono::seconds>(*d);
           return std::nullopt;
         }}},
+      {"harbor-recheck-interval",
+       {"How often a stage in sync compares its Harbor project (public flag, quota, scanning, "
+        "tag rules, retention) with its spec and puts back what a human changed there, as a Go "
+        "duration. Only GETs unless something differs. Default 5m.",
+        false,
+        [](Options& o, const std::string& v) -> std::optional<std::string> {
+          const auto d = parseDuration(v);
+          if (!d || *d < std::chrono::seconds(1)) {
+            return "invalid value \"" + v +
+                   "\" for flag --harbor-recheck-interval: want a Go duration of at least 1s, "
+                   "such as 30s or 5m";
+          }
+          o.harborRecheckInterval = std::chrono::duration_cast<std::chrono::seconds>(*d);
+          return std::nullopt;
+        }}},
       {"graceful-shutdown-timeout",
        {"On SIGTERM, how long running reconciles and their helm children may take to finish "
         "before the children are killed and the process exits, e.g. 330s or 5m30s; keep it "
         "below the Pod's terminationGracePeriodSeconds. A lost leader Lease exits at once. "
         "Default 330s (helm's 300 s timeout plus 30 s).",
         false,
-        [](Options& o, const std::string& v) -> std::optional<std::string> {
-          auto d = parseDuration(v);
-          if (!d) {
-            return "invalid value \"" + v +
-                   "\" for flag --graceful-shutdown-timeout: want a duration such as 330s or "
-                   "5m30s";
-          }
-          o.gracefulShutdownTimeout = *d;
-          return std::nullopt;
-        }}},
+        [](Options& o,
+           const std::string& v) -> std::
+                                     optional<std::string> {
+                                       auto d = parseDuration(v);
+                                       if (!d) {
+                                         return "invalid value \"" + v +
+                                                "\" for flag --graceful-shutdown-timeout: want a "
+                                                "duration such as 330s or "
+                                                "5m30s";
+                                       }
+                                       o.gracefulShutdownTimeout = *d;
+                                       return std::nullopt;
+                                     }}},
       {"namespace",
        {"The controller's own namespace, where credentials Secrets live. Default: the "
         "in-cluster namespace, else envop-system.",
         false, [](Options& o, const std::string& v) { return setString(o.namespace_, v); }}},
+      {"release-cluster-role",
+       {"A ClusterRole of the rights helm and envop need inside a stage namespace, which envop "
+        "binds (a RoleBinding envop-release-rights) to its own ServiceAccount in each namespace "
+        "it writes in; needs --service-account-name. Default: none bound (a cluster-admin "
+        "kubeconfig).",
+        false,
+        [](Options& o, const std::string& v) { return setString(o.releaseClusterRole, v); }}},
+      {"service-account-name",
+       {"The name of envop's own ServiceAccount, in --namespace: the subject of the release "
+        "rights' RoleBindings.",
+        false,
+        [](Options& o, const std::string& v) { return setString(o.serviceAccountName, v); }}},
   };
   return table;
 }
@@ -230,6 +275,9 @@ ParsedOptions parseOptions(const std::vector<std::string>& args) {
     if (auto error = flag.set(parsed.options, *value)) {
       return fail(*error);
     }
+  }
+  if (!parsed.options.releaseClusterRole.empty() && parsed.options.serviceAccountName.empty()) {
+    return fail("flag --release-cluster-role needs --service-account-name (whom to bind it to)");
   }
   return parsed;
 }

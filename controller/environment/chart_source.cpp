@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "controller/environment/registry_credentials.h"
+#include "controller/kube/config.h"
 
 namespace envop::environment {
 namespace {
@@ -205,13 +206,15 @@ std::shared_ptr<ChartSource::Logins> ChartSource::loginsOf(const std::string& en
 }
 
 std::string ChartSource::ensureLogin(const std::string& environment, const std::string& host,
-                                     const RegistryLogin& login, bool plainHttp) {
+                                     const RegistryLogin& login, bool plainHttp,
+                                     const std::string& caFile, const std::string& caPem) {
   Sha256 h;
   h.field(salt_);
   h.field(host);
   h.field(login.username);
   h.field(login.password);
   h.field(plainHttp ? "plain" : "tls");
+  h.field(caPem);
   const std::string fingerprint = h.hex();
   const std::string path = registryConfigPath(environment);
 
@@ -227,13 +230,37 @@ std::string ChartSource::ensureLogin(const std::string& environment, const std::
   fs::create_directories(dir, ec);
   if (ec || ::chmod(dir.c_str(), 0700) != 0) return "cannot prepare " + dir.string();
   const helm::HelmResult r =
-      helm_.registryLogin(host, login.username, login.password, plainHttp, false, path);
+      helm_.registryLogin(host, login.username, login.password, plainHttp, false, path, caFile);
   if (!r.ok) {
     logins->byHost.erase(host);
     return r.message();
   }
   ::chmod(path.c_str(), 0600);
   logins->byHost[host] = fingerprint;
+  return "";
+}
+
+std::string ChartSource::writeCa(const std::string& environment, const std::string& pem,
+                                 std::string& path) {
+  path = helm_.config().stateDir + "/registry/" + fileNameFor(environment) + "-ca.crt";
+  std::error_code ec;
+  const fs::path dir = fs::path(path).parent_path();
+  fs::create_directories(dir, ec);
+  if (ec || ::chmod(dir.c_str(), 0700) != 0) return "cannot prepare " + dir.string();
+  {
+    std::ifstream in(path, std::ios::binary);
+    const std::string current((std::istreambuf_iterator<char>(in)), {});
+    if (in && current == pem) return "";
+  }
+  // Written beside and renamed, so a helm reading it never sees half a bundle.
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << pem;
+    if (!out) return "cannot write " + tmp;
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) return "cannot write " + path;
   return "";
 }
 
@@ -369,8 +396,19 @@ ChartResolution ChartSource::resolve(const std::string& environment, const std::
       return ChartUnavailable{
           chartLabel(chart) + ": " + field + where + " has no login for " + host, true};
     }
+    std::string caPem;
+    if (const nlohmann::json data = secret.value().value("data", nlohmann::json::object());
+        data.is_object() && data.contains("ca.crt") && data["ca.crt"].is_string()) {
+      caPem = kube::decodeBase64(data["ca.crt"].get<std::string>()).value_or("");
+    }
+    if (!caPem.empty()) {
+      if (std::string error = writeCa(environment, caPem, ref.caFile); !error.empty()) {
+        return ChartUnavailable{chartLabel(chart) + ": " + where + " ca.crt: " + error};
+      }
+    }
     if (login != nullptr) {
-      const std::string error = ensureLogin(environment, host, *login, chart.plainHttp);
+      const std::string error =
+          ensureLogin(environment, host, *login, chart.plainHttp, ref.caFile, caPem);
       if (!error.empty()) {
         return ChartUnavailable{chartLabel(chart) + ": helm registry login to " + host + " as " +
                                 login->username + " (" + where + ") failed: " + error};
@@ -399,6 +437,7 @@ void ChartSource::forget(const std::string& environment) {
   if (logins) wait = std::unique_lock<std::mutex>(logins->mu);
   std::error_code ec;
   fs::remove(path, ec);
+  fs::remove(helm_.config().stateDir + "/registry/" + fileNameFor(environment) + "-ca.crt", ec);
 }
 
 }  // namespace envop::environment

@@ -8,7 +8,9 @@
 // Private registries: with spec.charts.credentialsSecretRef, helm is logged in to the chart's
 // host from that dockerconfigjson Secret, into the Environment's own registry config file
 // (<helm state dir>/registry/<environment>.json, 0600), which every chart command of that
-// Environment then names with --registry-config. The password reaches helm on stdin only. A
+// Environment then names with --registry-config. The password reaches helm on stdin only. A key
+// ca.crt in that Secret (the Harbor part puts its CA in its pull Secret) is the CA helm checks the
+// registry's certificate against (--ca-file). A
 // login runs only when the credentials changed since the last one that succeeded, and digests
 // are cached for a TTL, so the resync of an unchanged Environment runs no helm process.
 #pragma once
@@ -82,7 +84,10 @@ class ChartSource final {
   std::shared_ptr<Logins> loginsOf(const std::string& environment);
   // Logs helm in to `host` unless it already is with these credentials; "" or helm's error.
   std::string ensureLogin(const std::string& environment, const std::string& host,
-                          const RegistryLogin& login, bool plainHttp);
+                          const RegistryLogin& login, bool plainHttp,
+                          const std::string& caFile = "", const std::string& caPem = "");
+  // Writes a credentials Secret's ca.crt where helm's --ca-file reads it; "" or what failed.
+  std::string writeCa(const std::string& environment, const std::string& pem, std::string& path);
   std::optional<std::string> cachedDigest(const std::string& key);
   void cacheDigest(const std::string& key, const std::string& digest);
   ChartResolution remoteDigest(const helm::ChartRef& ref, const ResolvedChart& chart, bool fresh);

@@ -2,7 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <random>
+
+#include "controller/environment/environment_metrics.h"
+#include "controller/environment/monitoring_metrics.h"
 
 namespace envop::environment {
 namespace {
@@ -14,6 +19,9 @@ using namespace std::chrono_literals;
 // How soon to look again while a part converges on its own (a namespace terminating);
 // watches usually wake us sooner.
 constexpr auto kProgressRecheck = 5s;
+// While only helm runs are in flight: each one's exit wakes the Environment, this is a
+// safety net for nothing else.
+constexpr auto kRunsRecheck = 1min;
 // The longest a retryable failure waits for its next try, however far its exponential
 // backoff has grown: the end of an outage outside the cluster (a registry, Harbor) comes
 // with no watch event.
@@ -21,6 +29,14 @@ constexpr auto kFailedRecheckAtMost = 1min;
 // How soon to look again at a Stalled Environment whose cause may go away without an
 // edit to it (someone deletes the namespace that was in the way).
 constexpr auto kStalledRecheck = 5min;
+
+// `interval` plus up to a tenth more, at random.
+util::Duration jittered(std::chrono::seconds interval) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(interval).count();
+  std::uniform_int_distribution<std::int64_t> extra(0, std::max<std::int64_t>(ms / 10, 0));
+  return std::chrono::milliseconds(ms + extra(rng));
+}
 
 // A part that was not looked at this time, as the last status said it was.
 PartOutcome carriedOver(const Json& previousStatus, std::string_view part) {
@@ -44,6 +60,14 @@ std::string logPrefix(const runtime::ReconcileRequest& request) {
          " reconcileID=" + request.reconcileId;
 }
 
+// The sooner of two optional rechecks.
+std::optional<util::Duration> sooner(std::optional<util::Duration> a,
+                                     std::optional<util::Duration> b) {
+  if (!b) return a;
+  if (!a || *b < *a) return b;
+  return a;
+}
+
 }  // namespace
 
 const kube::Resource& environments() {
@@ -52,15 +76,20 @@ const kube::Resource& environments() {
 }
 
 EnvironmentReconciler::EnvironmentReconciler(runtime::StorePtr environments, Applier& applier,
-                                             ReleasesPart& releases, runtime::EventRecorder& events)
+                                             ReleasesPart& releases, runtime::EventRecorder& events,
+                                             RegistryPart* registry, MonitoringPart* monitoring,
+                                             ReleaseRights rights)
     : environments_(std::move(environments)),
       applier_(applier),
-      namespacePart_(applier),
-      externalServicesPart_(applier),
+      namespacePart_(applier, rights),
+      externalServicesPart_(applier, rights),
       releasesPart_(releases),
-      events_(events) {}
+      events_(events),
+      registryPart_(registry),
+      monitoringPart_(monitoring) {}
 
-bool EnvironmentReconciler::addFinalizer(const Json& object, std::string& error) {
+bool EnvironmentReconciler::addFinalizer(const Json& object, std::string& error,
+                                         Json& patchedObject) {
   const Json metadata = object.value("metadata", Json::object());
   // The test on resourceVersion makes this lose, not clobber, against a concurrent edit.
   Json patch = Json::array({{{"op", "test"},
@@ -74,8 +103,12 @@ bool EnvironmentReconciler::addFinalizer(const Json& object, std::string& error)
   }
   auto patched = applier_.client().patch(environments(), "", kube::nameOf(object),
                                          kube::PatchType::kJson, patch);
-  if (!patched) error = "adding finalizer: " + patched.error().describe();
-  return patched.ok();
+  if (!patched) {
+    error = "adding finalizer: " + patched.error().describe();
+    return false;
+  }
+  patchedObject = std::move(patched.value());
+  return true;
 }
 
 bool EnvironmentReconciler::removeFinalizer(const Json& object, std::string& error) {
@@ -100,6 +133,8 @@ bool EnvironmentReconciler::removeFinalizer(const Json& object, std::string& err
 
 std::string EnvironmentReconciler::publish(const Json& object, const StatusInput& input) {
   StatusResult result = computeStatus(input);
+  const std::string stage = object.value("spec", Json::object()).value("stage", "");
+  recordEnvironmentStatus(kube::nameOf(object), stage, result.status);
   if (result.changed) {
     kube::Client& client = applier_.client();
     auto written =
@@ -140,6 +175,36 @@ std::string EnvironmentReconciler::publish(const Json& object, const StatusInput
 ReconcileResult EnvironmentReconciler::finalize(const Json& object, const EnvironmentSpec& env,
                                                 const runtime::ReconcileRequest& request) {
   if (!env.hasFinalizer) return ReconcileResult::done();  // nothing of ours holds it
+  // Its helm runs end before anything else is let go. Queued ones are dropped; running ones
+  // are killed when the namespace goes with the Environment (their work goes with it), and
+  // waited for when it stays, so that what is retained is a settled release rather than a
+  // pending-* lock nobody will ever take. Each run's exit wakes this Environment again.
+  const bool namespaceGoes =
+      !env.suspend && env.namespace_.deletionPolicy == DeletionPolicy::kDelete;
+  if (const int running = releasesPart_.stopRuns(env, namespaceGoes); running > 0) {
+    const std::string what = std::to_string(running) + " helm run(s) of its releases " +
+                             (namespaceGoes ? "being cancelled" : "finishing");
+    StatusInput input{.generation = env.generation,
+                      .deleting = true,
+                      .namespaceName = env.namespace_.name,
+                      .parts = {carriedOver(object.value("status", Json()), kPartNamespace),
+                                carriedOver(object.value("status", Json()), kPartExternalServices),
+                                carriedOver(object.value("status", Json()), kPartMonitoring),
+                                PartOutcome{.part = std::string(kPartReleases),
+                                            .state = PartOutcome::State::kProgressing,
+                                            .reason = "WaitingForHelmRuns",
+                                            .message = "deleting: waiting for " + what}},
+                      .previous = object.value("status", Json()),
+                      .now = std::chrono::system_clock::now()};
+    if (env.registry && registryPart_ != nullptr) {
+      input.parts.push_back(carriedOver(input.previous, kPartRegistry));
+    }
+    if (std::string error = publish(object, input); !error.empty()) {
+      return ReconcileResult::failed(error);
+    }
+    spdlog::info("{} deleting: waiting for {}", logPrefix(request), what);
+    return ReconcileResult::requeue(kProgressRecheck);
+  }
   if (env.suspend) {
     // Flux's rule for a suspended object: it is let go as it is. Nothing is deleted or
     // disowned, whatever the deletionPolicy says; resuming first is how to have it applied.
@@ -158,13 +223,32 @@ ReconcileResult EnvironmentReconciler::finalize(const Json& object, const Enviro
   ext.state = PartOutcome::State::kNotConfigured;
   // Only once the namespace could be read: whether it is retained decides for these too.
   if (ns.retain) ext = externalServicesPart_.finalize(env, *ns.retain);
+  RegistryReport registry;
+  registry.state = PartOutcome::State::kNotConfigured;
+  if (ns.retain && registryPart_ != nullptr) {
+    registry = registryPart_->finalize(env, *ns.retain);
+    for (const RegistryReport::Note& note : registry.notes) {
+      events_.record(object, note.warning ? "Warning" : "Normal", note.reason, "Finalize",
+                     note.text);
+    }
+  } else if (registryPart_ != nullptr && env.registry) {
+    registry.state = PartOutcome::State::kProgressing;  // waits for the namespace's answer
+  }
   const auto finished = [](const PartOutcome& p) {
     return p.state == PartOutcome::State::kReady || p.state == PartOutcome::State::kNotConfigured;
   };
-  if (finished(ns) && finished(ext)) {
+  PartReport mon(kPartMonitoring);
+  mon.state = PartOutcome::State::kNotConfigured;
+  if (ns.retain && monitoringPart_ != nullptr) mon = monitoringPart_->finalize(env, *ns.retain);
+  if (finished(ns) && finished(ext) && finished(registry) && finished(mon)) {
     std::string error;
+    // Last: every part above needed the rights to let go of what it had in the namespace.
+    if (ns.retain && *ns.retain) error = namespacePart_.dropReleaseRights(env);
+    if (!error.empty()) return ReconcileResult::failed(error);
     if (!removeFinalizer(object, error)) return ReconcileResult::failed(error);
     releasesPart_.forget(env);
+    if (registryPart_ != nullptr) registryPart_->forget(env);
+    forgetEnvironmentSignals(env.name);
     spdlog::info("{} finalized; namespace {} handled per deletionPolicy {}", logPrefix(request),
                  env.namespace_.name,
                  env.namespace_.deletionPolicy == DeletionPolicy::kRetain ? "Retain" : "Delete");
@@ -173,13 +257,30 @@ ReconcileResult EnvironmentReconciler::finalize(const Json& object, const Enviro
   StatusInput input{.generation = env.generation,
                     .deleting = true,
                     .namespaceName = env.namespace_.name,
-                    .parts = {ns, ext},
+                    .parts = {ns, ext, mon},
                     .previous = object.value("status", Json()),
                     .now = std::chrono::system_clock::now()};
+  if (registry.state != PartOutcome::State::kNotConfigured) input.parts.push_back(registry);
   if (std::string error = publish(object, input); !error.empty()) {
     return ReconcileResult::failed(error);
   }
-  const PartOutcome& worst = ext.state > ns.state ? static_cast<const PartOutcome&>(ext) : ns;
+  if (!finished(registry) && registry.recheckAfter && ns.state <= registry.state &&
+      ext.state <= registry.state && mon.state <= registry.state) {
+    // Harbor's answer will not change with a quick retry (repositories left in a project).
+    return ReconcileResult::requeue(*registry.recheckAfter);
+  }
+  const PartOutcome* worstPart = &ns;
+  for (const PartOutcome* p :
+       {static_cast<const PartOutcome*>(&ext), static_cast<const PartOutcome*>(&mon)}) {
+    if (p->state > worstPart->state) worstPart = p;
+  }
+  const PartOutcome& worst = *worstPart;
+  if (registry.state > worst.state) {
+    if (registry.state == PartOutcome::State::kProgressing) {
+      return ReconcileResult::requeue(kProgressRecheck);
+    }
+    return ReconcileResult::failed(registry.message);
+  }
   if (worst.state == PartOutcome::State::kProgressing) {
     return ReconcileResult::requeue(kProgressRecheck);
   }
@@ -201,6 +302,10 @@ ReconcileResult EnvironmentReconciler::observe(const Json& object, const Environ
   // Observing releases would take helm processes and chart lookups: they keep what the last
   // reconcile found.
   input.parts.push_back(carriedOver(input.previous, kPartReleases));
+  if (env.registry && registryPart_ != nullptr) {
+    input.parts.push_back(carriedOver(input.previous, kPartRegistry));
+  }
+  input.parts.push_back(carriedOver(input.previous, kPartMonitoring));
   if (std::string error = publish(object, input); !error.empty()) {
     return ReconcileResult::failed(error);
   }
@@ -215,9 +320,15 @@ ReconcileResult EnvironmentReconciler::observe(const Json& object, const Environ
 
 ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest& request) {
   const runtime::ObjectPtr cached = environments_->get(request.key);
-  if (!cached) return ReconcileResult::done();  // deleted, and finalized before that
-  const Json& object = *cached;
+  if (!cached) {  // deleted, and finalized before that
+    forgetEnvironmentStatus(request.key);
+    return ReconcileResult::done();
+  }
+  return reconcileObject(*cached, request);
+}
 
+ReconcileResult EnvironmentReconciler::reconcileObject(const Json& object,
+                                                       const runtime::ReconcileRequest& request) {
   auto parsed = parseEnvironment(object);
   if (const auto* error = std::get_if<std::string>(&parsed)) {
     StatusInput input{
@@ -237,7 +348,12 @@ ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest
   if (!env.hasFinalizer) {
     // Before anything is created, so that nothing can outlive the Environment unseen.
     std::string error;
-    if (!addFinalizer(object, error)) return ReconcileResult::failed(error);
+    Json patched;
+    if (!addFinalizer(object, error, patched)) return ReconcileResult::failed(error);
+    // Go on with the object as the patch left it: the status write then carries its
+    // resourceVersion, not the cached one the patch has just made stale (which cost every new
+    // Environment a conflict, a read and a second status write).
+    if (patched.is_object() && !patched.empty()) return reconcileObject(patched, request);
   }
 
   StatusInput input{.generation = env.generation,
@@ -251,6 +367,10 @@ ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest
   if (std::optional<PartOutcome> stop = releasesPart_.validate(env, object)) {
     input.parts.push_back(carriedOver(input.previous, kPartNamespace));
     input.parts.push_back(carriedOver(input.previous, kPartExternalServices));
+    if (env.registry && registryPart_ != nullptr) {
+      input.parts.push_back(carriedOver(input.previous, kPartRegistry));
+    }
+    input.parts.push_back(carriedOver(input.previous, kPartMonitoring));
     input.parts.push_back(*stop);
     if (std::string error = publish(object, input); !error.empty()) {
       return ReconcileResult::failed(error);
@@ -269,9 +389,26 @@ ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest
   }
   input.parts.push_back(ns);
   input.parts.push_back(ext);
+  // Harbor before the releases: their charts may come from it, pulled as the robot.
+  std::optional<util::Duration> recheck;
+  if (registryPart_ != nullptr) {
+    RegistryReport registry = registryPart_->reconcile(env, ns.usable);
+    for (const RegistryReport::Note& note : registry.notes) {
+      events_.record(object, note.warning ? "Warning" : "Normal", note.reason, "Harbor", note.text);
+      spdlog::info("{} {}: {}", logPrefix(request), note.reason, note.text);
+    }
+    if (registry.state == PartOutcome::State::kNotConfigured) {
+      input.partFields["registry"] = nullptr;
+    } else if (!registry.status.is_null()) {
+      input.partFields["registry"] = registry.status;
+    }
+    recheck = sooner(recheck, registry.recheckAfter);
+    input.parts.push_back(std::move(registry));
+  }
   // Releases need their namespace, and nothing else of the other parts: a failed guardrail
   // or a clash in `ext` degrades the stage but leaves its workloads running and updated.
   // Without a namespace they keep what the last reconcile found.
+  bool releasesWaitOnRuns = false;
   if (ns.usable) {
     const Json previous = object.value("status", Json::object()).value("releases", Json());
     ReleasesReport releases = releasesPart_.reconcile(env, object, previous);
@@ -290,10 +427,30 @@ ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest
       input.partFields["releases"] = nullptr;
       input.partFields["releaseSummary"] = nullptr;
     }
+    releasesWaitOnRuns = releases.waitsOnRuns;
     input.parts.push_back(std::move(releases));
   } else {
     input.parts.push_back(carriedOver(input.previous, kPartReleases));
   }
+  // Monitoring goes last and needs only the namespace: a monitoring failure (a missing CRD, a
+  // refused ServiceMonitor) degrades MonitoringReady and nothing else.
+  if (monitoringPart_ != nullptr && ns.usable) {
+    MonitoringReport monitoring = monitoringPart_->reconcile(env);
+    for (const std::string& what : monitoring.repaired) {
+      events_.record(object, "Normal", "DriftRepaired", "Apply",
+                     what + " had been changed or deleted outside envop; restored");
+      spdlog::info("{} repaired drift: {}", logPrefix(request), what);
+    }
+    input.partFields["monitoring"] = monitoring.status;
+    input.parts.push_back(std::move(monitoring));
+  } else {
+    input.parts.push_back(carriedOver(input.previous, kPartMonitoring));
+  }
+  // The gauges the system alerts read (envop_release_failed, the pull secret's expiry), from
+  // the status about to be written.
+  Json signals = input.previous.is_object() ? input.previous : Json::object();
+  for (const auto& [field, value] : input.partFields.items()) signals[field] = value;
+  recordEnvironmentSignals(env.name, signalsFrom(signals));
   if (std::string error = publish(object, input); !error.empty()) {
     return ReconcileResult::failed(error);
   }
@@ -303,17 +460,35 @@ ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest
   for (const PartOutcome& part : input.parts) {
     if (part.state == worst) worstMessage = part.message;
   }
+  const bool hasReleases = std::any_of(input.parts.begin(), input.parts.end(), [](auto& p) {
+    return p.part == kPartReleases && p.state != PartOutcome::State::kNotConfigured;
+  });
+  // Progressing only on helm runs: their exits wake it, so no 5 s polling for their minutes.
+  const bool waitsOnRunsOnly =
+      releasesWaitOnRuns &&
+      std::none_of(input.parts.begin(), input.parts.end(), [](const PartOutcome& p) {
+        return p.part != kPartReleases && p.state == PartOutcome::State::kProgressing;
+      });
   switch (worst) {
     case PartOutcome::State::kNotConfigured:
     case PartOutcome::State::kReady:
-      return ReconcileResult::done();
-    case PartOutcome::State::kProgressing:
-      return ReconcileResult::requeue(kProgressRecheck);
+      // In sync, looked at again when the first of these comes due, none of which a watch event
+      // announces: a robot rotation or revocation, and the chart recheck interval (jittered, so
+      // that the stages of a cluster do not all ask the registry at once).
+      if (hasReleases) recheck = sooner(recheck, jittered(releasesPart_.recheckInterval()));
+      return recheck ? ReconcileResult::requeue(*recheck) : ReconcileResult::done();
+    case PartOutcome::State::kProgressing: {
+      const util::Duration poll = waitsOnRunsOnly ? kRunsRecheck : kProgressRecheck;
+      return ReconcileResult::requeue(std::min<util::Duration>(poll, recheck.value_or(poll)));
+    }
     case PartOutcome::State::kFailed:
-      return ReconcileResult::failedRetryWithin(worstMessage, kFailedRecheckAtMost);
+      return ReconcileResult::failedRetryWithin(
+          worstMessage,
+          std::min<util::Duration>(kFailedRecheckAtMost, recheck.value_or(kFailedRecheckAtMost)));
     case PartOutcome::State::kStalled:
       spdlog::warn("{} stalled: {}", logPrefix(request), worstMessage);
-      return ReconcileResult::requeue(kStalledRecheck);
+      return ReconcileResult::requeue(
+          std::min<util::Duration>(kStalledRecheck, recheck.value_or(kStalledRecheck)));
   }
   return ReconcileResult::done();
 }

@@ -12,7 +12,9 @@
 
 #include "controller/environment/applier.h"
 #include "controller/environment/external_services_part.h"
+#include "controller/environment/monitoring_part.h"
 #include "controller/environment/namespace_part.h"
+#include "controller/environment/registry_part.h"
 #include "controller/environment/releases_part.h"
 #include "controller/environment/status.h"
 #include "controller/kube/resource.h"
@@ -27,8 +29,11 @@ const kube::Resource& environments();
 
 class EnvironmentReconciler final : public runtime::Reconciler {
  public:
+  // registry: the Harbor part; null leaves spec.registry unreconciled (tests of other parts).
+  // rights: the release rights envop binds in the namespaces it writes in (release_rights.h).
   EnvironmentReconciler(runtime::StorePtr environments, Applier& applier, ReleasesPart& releases,
-                        runtime::EventRecorder& events);
+                        runtime::EventRecorder& events, RegistryPart* registry = nullptr,
+                        MonitoringPart* monitoring = nullptr, ReleaseRights rights = {});
   runtime::ReconcileResult reconcile(const runtime::ReconcileRequest& request) override;
 
  private:
@@ -36,7 +41,11 @@ class EnvironmentReconciler final : public runtime::Reconciler {
                                     const runtime::ReconcileRequest& request);
   runtime::ReconcileResult observe(const kube::Json& object, const EnvironmentSpec& env,
                                    StatusInput input, const runtime::ReconcileRequest& request);
-  bool addFinalizer(const kube::Json& object, std::string& error);
+  // On success `patched` is the Environment as the patch left it.
+  bool addFinalizer(const kube::Json& object, std::string& error, kube::Json& patched);
+  // reconcile() for an object read from the cache or just written.
+  runtime::ReconcileResult reconcileObject(const kube::Json& object,
+                                           const runtime::ReconcileRequest& request);
   bool removeFinalizer(const kube::Json& object, std::string& error);
   // Writes the status when it differs from the object's and turns condition
   // transitions into events; an error string when the write failed.
@@ -48,6 +57,9 @@ class EnvironmentReconciler final : public runtime::Reconciler {
   ExternalServicesPart externalServicesPart_;
   ReleasesPart& releasesPart_;
   runtime::EventRecorder& events_;
+  RegistryPart* registryPart_;
+  // Null: monitoring is not reconciled (its condition stays as it was).
+  MonitoringPart* monitoringPart_;
 };
 
 }  // namespace envop::environment

@@ -1,5 +1,6 @@
 #include "controller/environment/external_services_part.h"
 
+#include <cctype>
 #include <set>
 
 namespace envop::environment {
@@ -8,6 +9,24 @@ namespace {
 namespace res = kube::resources;
 using kube::Json;
 using State = PartOutcome::State;
+
+// The declared ports and, with a metricsPort, one named `metrics` that the monitoring part
+// scrapes (its ServiceMonitor selects the port by that name). A Service with two ports must
+// name both, so a declared port without a name is then named after its protocol and number.
+std::vector<ServicePort> portsOf(const ExternalService& svc) {
+  std::vector<ServicePort> ports = svc.ports;
+  if (!svc.metricsPort) return ports;
+  bool declared = false;
+  for (ServicePort& p : ports) {
+    if (p.name.empty()) {
+      p.name = p.protocol + "-" + std::to_string(p.port);
+      for (char& c : p.name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    declared = declared || p.name == "metrics" || p.port == *svc.metricsPort;
+  }
+  if (!declared) ports.push_back({.name = "metrics", .port = *svc.metricsPort});
+  return ports;
+}
 
 Json metadataFor(const EnvironmentSpec& env, const std::string& ns, const std::string& name,
                  bool withOwnership) {
@@ -27,7 +46,7 @@ Json desiredExternalNamespace(const std::string& name) {
 Json desiredExternalService(const EnvironmentSpec& env, const ExternalService& svc,
                             bool withOwnership) {
   Json ports = Json::array();
-  for (const ServicePort& p : svc.ports) {
+  for (const ServicePort& p : portsOf(svc)) {
     Json port = {{"port", p.port}, {"protocol", p.protocol}};
     if (!p.name.empty()) port["name"] = p.name;
     if (svc.hostname.empty()) port["targetPort"] = p.port;
@@ -59,7 +78,7 @@ std::vector<Json> desiredEndpointSlices(const EnvironmentSpec& env, const Extern
     }
     if (endpoints.empty()) continue;
     Json ports = Json::array();
-    for (const ServicePort& p : svc.ports) {
+    for (const ServicePort& p : portsOf(svc)) {
       Json port = {{"port", p.port}, {"protocol", p.protocol}};
       if (!p.name.empty()) port["name"] = p.name;
       ports.push_back(port);
@@ -111,6 +130,13 @@ PartReport ExternalServicesPart::pass(const EnvironmentSpec& env, bool observeOn
                    {.envopCreated = false});
     }
     if (report.state == State::kStalled || report.state == State::kFailed) return report;
+    // Shared like the namespace: labelled as envop's, no one Environment's, never removed.
+    if (rights_.enabled()) {
+      const bool fresh = applier_.live(roleBindings(), extNs, kReleaseRightsBinding) == nullptr;
+      put(roleBindings(), desiredReleaseRightsBinding(rights_, extNs, ""));
+      if (report.state == State::kStalled || report.state == State::kFailed) return report;
+      if (fresh && !observeOnly) awaitReleaseRights(applier_.client(), extNs);
+    }
     for (const ExternalService& svc : env.externalServices->services) {
       const std::optional<Json> existing = currentService(extNs, svc.name);
       if (existing && ownerOf(*existing) != env.name) {

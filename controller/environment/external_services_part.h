@@ -6,17 +6,21 @@
 // its releases. envop deletes only the Services and slices it made there, never the namespace.
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "controller/environment/applier.h"
 #include "controller/environment/part_report.h"
+#include "controller/environment/release_rights.h"
 #include "controller/environment/spec.h"
 
 namespace envop::environment {
 
 class ExternalServicesPart final {
  public:
-  explicit ExternalServicesPart(Applier& applier) : applier_(applier) {}
+  // rights: bound in the `ext` namespace before a Service is written there (release_rights.h).
+  explicit ExternalServicesPart(Applier& applier, ReleaseRights rights = {})
+      : applier_(applier), rights_(std::move(rights)) {}
 
   // kNotConfigured when the spec declares none and none of the Environment's are left.
   PartReport reconcile(const EnvironmentSpec& env) { return pass(env, false); }
@@ -32,6 +36,7 @@ class ExternalServicesPart final {
   std::optional<kube::Json> currentService(const std::string& ns, const std::string& name);
 
   Applier& applier_;
+  ReleaseRights rights_;
 };
 
 // The desired objects, pure so that they can be checked without a cluster.

@@ -22,6 +22,17 @@ std::optional<long long> number(const std::string& text) {
   return n;
 }
 
+// Unix seconds as a system_clock time, when it can hold them: libstdc++'s counts nanoseconds in
+// 64 bits (years 1678..2262), and from_time_t past that is signed overflow (UBSan, found by
+// test/fuzz/helm_output_fuzzer with a creationTimestamp in the year 4052).
+std::optional<std::chrono::system_clock::time_point> fromUnixSeconds(long long seconds) {
+  using namespace std::chrono;
+  constexpr long long kMax =
+      duration_cast<std::chrono::seconds>(system_clock::duration::max()).count();
+  if (seconds > kMax || seconds < -kMax) return std::nullopt;
+  return system_clock::time_point(std::chrono::seconds(seconds));
+}
+
 }  // namespace
 
 std::optional<std::chrono::system_clock::time_point> parseRfc3339(const std::string& text) {
@@ -37,8 +48,15 @@ std::optional<std::chrono::system_clock::time_point> parseRfc3339(const std::str
     ++rest;
   } else if (*rest == '+' || *rest == '-') {
     const int sign = *rest == '-' ? -1 : 1;
-    int hh = 0, mm = 0;
-    if (std::sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2) return std::nullopt;
+    // Exactly "hh:mm": sscanf's %2d also takes one digit ("+1:2"), and stepping 6 bytes past
+    // such a shorter offset read beyond the end of the text.
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (!digit(rest[1]) || !digit(rest[2]) || rest[3] != ':' || !digit(rest[4]) ||
+        !digit(rest[5])) {
+      return std::nullopt;
+    }
+    const int hh = (rest[1] - '0') * 10 + (rest[2] - '0');
+    const int mm = (rest[4] - '0') * 10 + (rest[5] - '0');
     offset = sign * (hh * 3600L + mm * 60L);
     rest += 6;
   } else {
@@ -46,7 +64,7 @@ std::optional<std::chrono::system_clock::time_point> parseRfc3339(const std::str
   }
   if (*rest != '\0') return std::nullopt;
   const time_t seconds = timegm(&tm) - offset;
-  return std::chrono::system_clock::from_time_t(seconds);
+  return fromUnixSeconds(seconds);
 }
 
 HelmStorage::HelmStorage(runtime::StorePtr secrets) : secrets_(std::move(secrets)) {}
@@ -59,9 +77,14 @@ std::optional<StoredRelease> HelmStorage::latest(const std::string& ns,
                                                  const std::string& release) const {
   std::optional<StoredRelease> newest;
   for (const runtime::ObjectPtr& object : secrets_->list()) {
-    const Json& metadata = (*object)["metadata"];
-    if (metadata.value("namespace", "") != ns) continue;
-    const Json labels = metadata.value("labels", Json::object());
+    // Read field by field: a malformed object is skipped, never a type_error out of a worker.
+    if (!object->is_object()) continue;
+    const auto m = object->find("metadata");
+    if (m == object->end() || !m->is_object()) continue;
+    const Json& metadata = *m;
+    if (label(metadata, "namespace") != ns) continue;
+    const auto l = metadata.find("labels");
+    const Json labels = l != metadata.end() && l->is_object() ? *l : Json::object();
     if (label(labels, "owner") != "helm" || label(labels, "name") != release) continue;
     const std::optional<long long> revision = number(label(labels, "version"));
     if (!revision || *revision > 1'000'000'000 || (newest && newest->revision >= *revision)) {
@@ -71,9 +94,10 @@ std::optional<StoredRelease> HelmStorage::latest(const std::string& ns,
                          .status = label(labels, "status")};
     // Helm stamps modifiedAt (Unix seconds) on every update; a Secret written once (a
     // pending-upgrade in progress) has only its creation time.
-    if (auto modified = number(label(labels, "modifiedAt"))) {
-      stored.written = std::chrono::system_clock::from_time_t(static_cast<time_t>(*modified));
-    } else if (auto created = parseRfc3339(metadata.value("creationTimestamp", ""))) {
+    const std::optional<long long> modifiedAt = number(label(labels, "modifiedAt"));
+    if (auto modified = modifiedAt ? fromUnixSeconds(*modifiedAt) : std::nullopt) {
+      stored.written = *modified;
+    } else if (auto created = parseRfc3339(label(metadata, "creationTimestamp"))) {
       stored.written = *created;
     }
     newest = stored;

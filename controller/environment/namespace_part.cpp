@@ -23,12 +23,14 @@ Json metadataFor(const EnvironmentSpec& env, const std::string& ns, const std::s
 Json desiredNamespace(const EnvironmentSpec& env, bool adopted, bool withOwnership) {
   Json annotations = env.namespace_.annotations;
   if (adopted) annotations[kAdoptedAnnotation] = "true";
-  return {{"apiVersion", "v1"},
-          {"kind", "Namespace"},
-          {"metadata",
-           {{"name", env.namespace_.name},
-            {"labels", labelsFor(env, env.namespace_.labels, withOwnership)},
-            {"annotations", annotations}}}};
+  Json metadata = {{"name", env.namespace_.name},
+                   {"labels", labelsFor(env, env.namespace_.labels, withOwnership)}};
+  // Only when there are some: applying an empty map makes envop own `annotations` as a whole,
+  // so that anyone's annotation (kubectl annotate) changed envop's fields and was "repaired"
+  // with an apply and a DriftRepaired event. Leaving it out still removes annotations envop
+  // applied before (server-side apply drops what its manager no longer sends).
+  if (annotations.is_object() && !annotations.empty()) metadata["annotations"] = annotations;
+  return {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", metadata}};
 }
 
 Json desiredQuota(const EnvironmentSpec& env, bool withOwnership) {
@@ -132,6 +134,18 @@ NamespaceReport NamespacePart::pass(const EnvironmentSpec& env, bool observeOnly
   // guardrail that fails below, degrades the stage without stopping its workloads.
   report.usable = existing.has_value() || report.state == State::kReady;
   if (report.state == State::kStalled || report.state == State::kFailed) return report;
+  // envop's rights in the namespace, before it (or helm) writes anything there: without the
+  // binding every write below and every helm run would be refused.
+  if (rights_.enabled()) {
+    const bool fresh = applier_.live(roleBindings(), ns.name, kReleaseRightsBinding) == nullptr;
+    put(roleBindings(), desiredReleaseRightsBinding(rights_, ns.name, env.name));
+    if (report.state == State::kStalled || report.state == State::kFailed) {
+      report.usable = false;
+      return report;
+    }
+    // A binding just made is not yet known to the authorizer: the writes below would be refused.
+    if (fresh && !observeOnly) awaitReleaseRights(applier_.client(), ns.name);
+  }
 
   struct Guardrail {
     const kube::Resource& resource;
@@ -168,6 +182,23 @@ NamespaceReport NamespacePart::pass(const EnvironmentSpec& env, bool observeOnly
   }
   if (observeOnly) concludeObservation(report);
   return report;
+}
+
+std::string NamespacePart::dropReleaseRights(const EnvironmentSpec& env) {
+  if (!rights_.enabled()) return "";
+  // Only this Environment's: a namespace of another Environment keeps the binding it needs.
+  // Read from the cache of envop's RoleBindings (every one envop made is in it), so that envop
+  // needs no right to read RoleBindings one by one.
+  const runtime::ObjectPtr cached =
+      applier_.live(roleBindings(), env.namespace_.name, kReleaseRightsBinding);
+  if (cached == nullptr) return "";
+  const kube::Json& binding = *cached;
+  if (ownerOf(binding) != env.name) return "";
+  const ApplyOutcome removed =
+      applier_.remove(roleBindings(), env.namespace_.name, kReleaseRightsBinding);
+  if (!removed.error) return "";
+  return "removing RoleBinding " + env.namespace_.name + "/" + kReleaseRightsBinding + ": " +
+         removed.error->describe();
 }
 
 NamespaceReport NamespacePart::finalize(const EnvironmentSpec& env) {

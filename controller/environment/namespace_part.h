@@ -7,10 +7,12 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "controller/environment/applier.h"
 #include "controller/environment/part_report.h"
+#include "controller/environment/release_rights.h"
 #include "controller/environment/spec.h"
 
 namespace envop::environment {
@@ -32,7 +34,9 @@ inline constexpr const char* kNetworkPolicyName = "envop-isolation";
 
 class NamespacePart final {
  public:
-  explicit NamespacePart(Applier& applier) : applier_(applier) {}
+  // rights: bound in the stage namespace before anything is written into it (release_rights.h).
+  explicit NamespacePart(Applier& applier, ReleaseRights rights = {})
+      : applier_(applier), rights_(std::move(rights)) {}
 
   NamespaceReport reconcile(const EnvironmentSpec& env) { return pass(env, false); }
   // spec.suspend: the same checks and comparisons, reported (what is missing or changed,
@@ -43,6 +47,10 @@ class NamespacePart final {
   // Delete: delete the namespace. Returns kReady once done, kProgressing while the
   // namespace is still terminating.
   NamespaceReport finalize(const EnvironmentSpec& env);
+  // Once every part has let go of a retained namespace: envop's release rights there go
+  // (a namespace that is deleted takes its binding with it), when the cache of envop's
+  // RoleBindings has this Environment's there. An error message, or empty.
+  std::string dropReleaseRights(const EnvironmentSpec& env);
 
  private:
   NamespaceReport pass(const EnvironmentSpec& env, bool observeOnly);
@@ -50,6 +58,7 @@ class NamespacePart final {
   std::optional<kube::Json> currentNamespace(const std::string& name, PartReport& report);
 
   Applier& applier_;
+  ReleaseRights rights_;
 };
 
 // The desired objects, pure so that they can be checked without a cluster.

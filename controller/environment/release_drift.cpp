@@ -1,11 +1,11 @@
 #include "controller/environment/release_drift.h"
 
 #include <spdlog/spdlog.h>
-#include <zlib.h>
 
 #include "controller/environment/helm_storage.h"
 #include "controller/environment/values.h"
 #include "controller/kube/config.h"
+#include "controller/util/gzip.h"
 
 namespace envop::environment {
 namespace {
@@ -123,27 +123,6 @@ std::string join(const std::vector<std::string>& parts) {
   return out;
 }
 
-std::optional<std::string> gunzip(const std::string& data) {
-  z_stream stream{};
-  if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) return std::nullopt;
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  std::string out;
-  char buffer[64 * 1024];
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    stream.next_out = reinterpret_cast<Bytef*>(buffer);
-    stream.avail_out = sizeof buffer;
-    rc = inflate(&stream, Z_NO_FLUSH);
-    out.append(buffer, sizeof buffer - stream.avail_out);
-    // Helm's records are a few hundred KiB at most; refuse a decompression bomb.
-    if (out.size() > (256u << 20)) rc = Z_MEM_ERROR;
-  }
-  inflateEnd(&stream);
-  if (rc != Z_STREAM_END) return std::nullopt;
-  return out;
-}
-
 }  // namespace
 
 std::optional<std::string> manifestFromReleaseRecord(const std::string& secretValue) {
@@ -154,7 +133,7 @@ std::optional<std::string> manifestFromReleaseRecord(const std::string& secretVa
   std::optional<std::string> text = *inner;
   if (inner->size() >= 2 && static_cast<unsigned char>((*inner)[0]) == 0x1f &&
       static_cast<unsigned char>((*inner)[1]) == 0x8b) {
-    text = gunzip(*inner);
+    text = util::gunzip(*inner);
   }
   if (!text) return std::nullopt;
   const Json record = Json::parse(*text, nullptr, false);

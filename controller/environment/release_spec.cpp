@@ -5,6 +5,8 @@
 #include <set>
 
 #include "controller/environment/field_reader.h"
+#include "controller/environment/registry_credentials.h"
+#include "controller/environment/registry_spec.h"
 
 namespace envop::environment {
 
@@ -202,6 +204,16 @@ std::variant<ReleasesSpec, std::string> parseReleasesSpec(const Json& environmen
     if (!isDnsSubdomain(out.charts.credentialsSecret)) {
       r.fail("spec.charts.credentialsSecretRef.name: must be a Secret name (DNS-1123 subdomain)");
     }
+  }
+  // Charts on the Harbor of spec.registry are pulled as the stage's robot: its pull Secret is a
+  // dockerconfigjson in the stage namespace with a login for that host, just what
+  // credentialsSecretRef names. TLS unless the Harbor itself is plain http.
+  auto registry = parseRegistrySpec(environment);
+  if (const auto* harbor = std::get_if<std::optional<RegistrySpec>>(&registry);
+      harbor != nullptr && harbor->has_value() && (*harbor)->pullSecret &&
+      !out.charts.repository.empty() && registryHostOf(out.charts.repository) == (*harbor)->host) {
+    out.charts.credentialsSecret = (*harbor)->pullSecret->name;
+    if (!out.charts.plainHttp) out.charts.plainHttp = !(*harbor)->https;
   }
   out.values = r.object(spec, "values", "spec.values");
   const Json releases = r.array(spec, "releases", "spec.releases");

@@ -34,6 +34,8 @@ bool isLockedStatus(const std::string& status) {
 }
 
 ReleaseDecision decideRelease(const ReleaseObservation& o) {
+  // One helm per release: its exit is an event that brings the next decision.
+  if (o.inFlight) return is(ReleaseState::kInFlight, ReleaseAction::kWait);
   if (o.stored && isLockedStatus(o.stored->status)) {
     // Only a lock no helm can still hold is broken: one younger than the release's
     // timeout may be a running upgrade (ours, or a replica's that lost its Lease).
@@ -97,6 +99,8 @@ const char* releaseStateName(ReleaseState state) {
       return "ChartUnavailable";
     case ReleaseState::kRemediationExhausted:
       return "RemediationExhausted";
+    case ReleaseState::kInFlight:
+      return "InFlight";
   }
   return "Unknown";
 }

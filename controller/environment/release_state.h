@@ -32,7 +32,16 @@ struct FailureRecord {
   std::string message;
 };
 
+// A helm run of this release that envop started and that has not finished yet (it may be
+// queued behind --max-concurrent-helm): observed state, like Helm's storage.
+struct InFlightRun {
+  bool queued = false;
+};
+
 struct ReleaseObservation {
+  // Our own run outranks everything else observed: while it runs, Helm's storage says
+  // pending-* (its lock), and the spec may have moved on; nothing is started beside it.
+  std::optional<InFlightRun> inFlight;
   std::optional<StoredRelease> stored;  // nullopt: Helm has no such release
   bool chartAvailable = true;
   bool chartStalled = false;  // a human must act (credentials Secret missing)
@@ -60,6 +69,7 @@ enum class ReleaseState {
   kFailed,                // the last install/upgrade failed; retries left
   kChartUnavailable,      // the chart cannot be resolved (registry down, 401, ...)
   kRemediationExhausted,  // failed and remediated for this very spec: wait for a change
+  kInFlight,              // a helm run envop started is queued or running: wait for its exit
 };
 
 enum class ReleaseAction {
@@ -70,7 +80,7 @@ enum class ReleaseAction {
   kUnlock,     // pending-install: uninstall; pending-upgrade/rollback: roll back
   kRollback,   // remediation
   kUninstall,  // remediation
-  kWait,       // look again later; nothing to do now
+  kWait,       // look again later (a busy lock), or when our run's exit wakes us
 };
 
 struct ReleaseDecision {

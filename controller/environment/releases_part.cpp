@@ -83,6 +83,7 @@ struct ReleasesPart::Entry {
   std::string message;
   std::vector<std::string> repaired;
   std::vector<ReleasesReport::Note> notes;
+  bool inFlight = false;  // Progressing because a helm run of ours is queued or running
 
   void fail(State s, std::string why, std::string text) {
     state = s;
@@ -93,12 +94,16 @@ struct ReleasesPart::Entry {
 
 ReleasesPart::ReleasesPart(kube::ClientPtr client, helm::HelmDriver& helm,
                            ValuesReferences& references, runtime::StorePtr helmSecrets,
-                           std::chrono::seconds chartRecheck, std::function<bool()> storageSynced)
+                           std::chrono::seconds chartRecheck, std::function<bool()> storageSynced,
+                           ReleaseRunner* runner)
     : client_(client),
       helm_(helm),
+      ownRunner_(runner ? nullptr : std::make_unique<ReleaseRunner>(0)),
+      runner_(runner ? runner : ownRunner_.get()),
       references_(references),
       helmSecrets_(std::move(helmSecrets)),
       storageSynced_(std::move(storageSynced)),
+      chartRecheck_(chartRecheck),
       charts_(client, helm, {.digestTtl = chartRecheck}),
       drift_(client, helm) {}
 
@@ -214,6 +219,24 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ChartsSpec& charts,
   const std::string& ns = env.namespace_.name;
   const std::string key = env.name + "/" + release.name;
 
+  // A run of ours that finished: its outcome, taken once, is what this pass reports.
+  if (std::optional<RunView> done = runner_->take(env.name, release.name)) {
+    return settle(env, charts, release, entry, *done);
+  }
+  // One still queued or running is observed state, like Helm's storage: nothing else is
+  // looked up (no chart, no drift) and nothing is started beside it.
+  if (const std::optional<RunView> run = runner_->view(env.name, release.name)) {
+    std::string ignored;
+    if (std::optional<StoredRelease> stored = observeStored(key, release.name, ns, ignored)) {
+      entry.status["revision"] = stored->revision;
+      entry.status["status"] = stored->status;
+    }
+    ReleaseObservation o;
+    o.inFlight = InFlightRun{.queued = run->phase == RunView::Phase::kQueued};
+    spdlog::debug("release {}/{}: {}", ns, release.name, releaseStateName(decideRelease(o).state));
+    return reportRun(release, entry, *run);
+  }
+
   // Observe.
   const Chart chart = chartOf(charts_.resolve(env.name, ns, charts, entry.chart));
   if (chart.available) entry.ref = chart.ref;
@@ -300,28 +323,22 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ChartsSpec& charts,
                             "; a helm may still be running it (looking again within " +
                             std::to_string(decision.recheckAfter.count()) + "s)");
     case ReleaseAction::kUnlock: {
-      const ActionOutcome undone = unlockRelease(helm_, release.name, ns, *o.stored);
-      entry.notes.push_back({!undone.ok, "ReleaseRecovered", undone.message});
-      return entry.fail(undone.ok ? State::kProgressing : State::kFailed,
-                        undone.ok ? "ReleaseRecovered" : "RecoveryFailed", undone.message);
+      helm::HelmDriver& helm = helm_;
+      const StoredRelease locked = *o.stored;
+      return launch(env, charts, release, entry, {.action = decision.action},
+                    [&helm, name = release.name, ns, locked] {
+                      return unlockRelease(helm, name, ns, locked);
+                    });
     }
     case ReleaseAction::kRollback:
     case ReleaseAction::kUninstall: {
+      helm::HelmDriver& helm = helm_;
       const bool rollback = decision.action == ReleaseAction::kRollback;
-      const ActionOutcome remedy = rollback ? rollbackRelease(helm_, release.name, ns)
-                                            : uninstallRelease(helm_, release.name, ns);
-      if (!rollback && remedy.ok) drift_.forget(ns, release.name);
-      std::string message;
-      {
-        std::lock_guard lock(mu_);
-        FailureRecord& f = failures_[key];
-        f.remediated = remedy.ok;
-        f.message += " (after " + std::to_string(f.attempts) + " attempts; " + remedy.message + ")";
-        message = f.message;
-      }
-      entry.notes.push_back({true, "ReleaseRemediated", message});
-      return entry.fail(remedy.ok ? State::kStalled : State::kFailed,
-                        remedy.ok ? "RemediationExhausted" : "RemediationFailed", message);
+      return launch(env, charts, release, entry, {.action = decision.action},
+                    [&helm, rollback, name = release.name, ns] {
+                      return rollback ? rollbackRelease(helm, name, ns)
+                                      : uninstallRelease(helm, name, ns);
+                    });
     }
     case ReleaseAction::kRepair: {
       // Changed objects are written back as the chart has them; deleted ones need helm,
@@ -359,13 +376,96 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ChartsSpec& charts,
                       "release " + release.name + ": " + now.message);
   }
   entry.ref = now.ref;
-  const std::string digest = releaseDigest(entry.chart, now.digest, entry.values);
-  const ActionOutcome applied =
-      applyRelease(helm_, {.name = release.name,
-                           .ns = ns,
-                           .chart = entry.ref,
-                           .values = entry.values,
-                           .options = {.wait = release.wait, .timeout = release.timeout}});
+  RunIntent intent{.action = decision.action,
+                   .digest = releaseDigest(entry.chart, now.digest, entry.values),
+                   .installing = !o.stored || o.stored->status == "uninstalled",
+                   .chartLabel = chartLabel(release),
+                   .timeout = release.timeout,
+                   .wait = release.wait};
+  if (decision.action == ReleaseAction::kRepair) {
+    // Deleted objects count as repaired once helm has recreated them.
+    for (const DriftFinding& f : drift) {
+      if (f.deleted)
+        intent.repairedOnSuccess.push_back("release " + release.name + ": " + f.describe);
+    }
+  }
+  helm::HelmDriver& helm = helm_;
+  launch(env, charts, release, entry, std::move(intent),
+         [&helm,
+          target = ReleaseTarget{.name = release.name,
+                                 .ns = ns,
+                                 .chart = entry.ref,
+                                 .values = entry.values,
+                                 .options = {.wait = release.wait, .timeout = release.timeout}}] {
+           return applyRelease(helm, target);
+         });
+}
+
+void ReleasesPart::launch(const EnvironmentSpec& env, const ChartsSpec& charts,
+                          const ReleaseSpec& release, Entry& entry, RunIntent intent,
+                          ReleaseRunner::Job job) {
+  switch (runner_->start(env.name, release.name, std::move(intent), std::move(job))) {
+    case ReleaseRunner::Started::kRefused:
+      return entry.fail(State::kProgressing, "ShuttingDown",
+                        "release " + release.name +
+                            ": not started, the controller is shutting down; the next leader "
+                            "takes it up");
+    case ReleaseRunner::Started::kBusy:
+    case ReleaseRunner::Started::kStarted:
+      break;
+  }
+  // An inline runner (limit 0) has finished already.
+  if (std::optional<RunView> done = runner_->take(env.name, release.name)) {
+    return settle(env, charts, release, entry, *done);
+  }
+  if (const std::optional<RunView> run = runner_->view(env.name, release.name)) {
+    spdlog::info("release {}/{}: {}", env.namespace_.name, release.name,
+                 runMessage(release.name, *run));
+    return reportRun(release, entry, *run);
+  }
+}
+
+void ReleasesPart::reportRun(const ReleaseSpec& release, Entry& entry, const RunView& run) {
+  entry.fail(State::kProgressing, runReason(run), runMessage(release.name, run));
+  entry.inFlight = true;
+  if (!entry.status.contains("status")) {
+    entry.status["status"] = run.phase == RunView::Phase::kQueued ? "queued" : "pending-install";
+  }
+}
+
+void ReleasesPart::settle(const EnvironmentSpec& env, const ChartsSpec& charts,
+                          const ReleaseSpec& release, Entry& entry, const RunView& run) {
+  const std::string& ns = env.namespace_.name;
+  const std::string key = env.name + "/" + release.name;
+  const RunIntent& intent = run.intent;
+  const ActionOutcome& applied = run.outcome;
+  switch (intent.action) {
+    case ReleaseAction::kUnlock:
+      entry.notes.push_back({!applied.ok, "ReleaseRecovered", applied.message});
+      return entry.fail(applied.ok ? State::kProgressing : State::kFailed,
+                        applied.ok ? "ReleaseRecovered" : "RecoveryFailed", applied.message);
+    case ReleaseAction::kRollback:
+    case ReleaseAction::kUninstall: {
+      if (intent.action == ReleaseAction::kUninstall && applied.ok) {
+        drift_.forget(ns, release.name);
+      }
+      std::string message;
+      {
+        std::lock_guard lock(mu_);
+        FailureRecord& f = failures_[key];
+        f.remediated = applied.ok;
+        f.message +=
+            " (after " + std::to_string(f.attempts) + " attempts; " + applied.message + ")";
+        message = f.message;
+      }
+      entry.notes.push_back({true, "ReleaseRemediated", message});
+      return entry.fail(applied.ok ? State::kStalled : State::kFailed,
+                        applied.ok ? "RemediationExhausted" : "RemediationFailed", message);
+    }
+    default:
+      break;
+  }
+  const std::string& digest = intent.digest;
   if (applied.ok) {
     {
       std::lock_guard lock(mu_);
@@ -378,17 +478,14 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ChartsSpec& charts,
     entry.status["status"] = "deployed";
     entry.status["digest"] = digest;
     if (!applied.chartVersion.empty()) entry.status["version"] = applied.chartVersion;
-    if (decision.action == ReleaseAction::kRepair) {
-      // Deleted objects count as repaired once helm has recreated them.
-      for (const DriftFinding& f : drift) {
-        if (f.deleted) entry.repaired.push_back("release " + release.name + ": " + f.describe);
-      }
+    if (intent.action == ReleaseAction::kRepair) {
+      entry.repaired.insert(entry.repaired.end(), intent.repairedOnSuccess.begin(),
+                            intent.repairedOnSuccess.end());
     } else {
-      const bool installed = !o.stored || o.stored->status == "uninstalled";
-      entry.notes.push_back({false, installed ? "ReleaseInstalled" : "ReleaseUpgraded",
-                             (installed ? "installed " : "upgraded ") + release.name + " (" +
-                                 applied.chartName + " " + applied.chartVersion + ") to revision " +
-                                 std::to_string(applied.revision)});
+      entry.notes.push_back({false, intent.installing ? "ReleaseInstalled" : "ReleaseUpgraded",
+                             (intent.installing ? "installed " : "upgraded ") + release.name +
+                                 " (" + applied.chartName + " " + applied.chartVersion +
+                                 ") to revision " + std::to_string(applied.revision)});
     }
     return;
   }
@@ -399,7 +496,7 @@ void ReleasesPart::process(const EnvironmentSpec& env, const ChartsSpec& charts,
     return entry.fail(State::kFailed, "ChartUnavailable",
                       "release " + release.name + ": " + after.message);
   }
-  const std::string message = "chart " + chartLabel(release) + " of release " + release.name +
+  const std::string message = "chart " + intent.chartLabel + " of release " + release.name +
                               " failed" + (applied.timedOut ? " (timed out)" : "") + ": " +
                               applied.message;
   {
@@ -422,6 +519,18 @@ void ReleasesPart::uninstallRemoved(const EnvironmentSpec& env, const ReleasesSp
     bool wanted = false;
     for (const ReleaseSpec& r : spec.releases) wanted = wanted || r.name == name;
     if (wanted || name.empty()) continue;
+    // A run of it started before it left the spec ends first: two helms on one release would
+    // fight over its lock. Its outcome no longer matters.
+    runner_->take(env.name, name);
+    if (const std::optional<RunView> run = runner_->view(env.name, name)) {
+      Entry entry;
+      entry.status = p;
+      entry.fail(State::kProgressing, runReason(*run),
+                 runMessage(name, *run) + "; uninstalled (no longer in the spec) once it ends");
+      entry.inFlight = true;
+      gone.push_back(std::move(entry));
+      continue;
+    }
     const ActionOutcome removed = uninstallRelease(helm_, name, env.namespace_.name);
     if (removed.ok) {
       drift_.forget(env.namespace_.name, name);
@@ -473,7 +582,12 @@ std::optional<PartOutcome> ReleasesPart::validate(const EnvironmentSpec& env, co
   return std::nullopt;
 }
 
+int ReleasesPart::stopRuns(const EnvironmentSpec& env, bool kill) {
+  return runner_->cancel(env.name, kill);
+}
+
 void ReleasesPart::forget(const EnvironmentSpec& env) {
+  runner_->forget(env.name);
   references_.set(env.name, {});
   charts_.forget(env.name);
   std::lock_guard lock(mu_);
@@ -593,6 +707,20 @@ ReleasesReport ReleasesPart::reconcile(const EnvironmentSpec& env, const Json& o
     account(entry);
   }
   for (Entry& entry : gone) account(entry);
+  if (report.state == State::kProgressing) {
+    // Woken by the runs' exits: every release that is not settled waits for one, directly or
+    // through dependsOn.
+    bool anyRun = false;
+    bool allWait = true;
+    auto waits = [&](const Entry& entry) {
+      if (entry.state != State::kProgressing) return;
+      anyRun = anyRun || entry.inFlight;
+      allWait = allWait && (entry.inFlight || entry.reason == "ReleasesProgressing");
+    };
+    for (const auto& [name, entry] : entries) waits(entry);
+    for (const Entry& entry : gone) waits(entry);
+    report.waitsOnRuns = anyRun && allWait;
+  }
   if (spec.releases.empty() && gone.empty() && previousReleases.empty()) {
     report.state = State::kNotConfigured;
     report.reason.clear();

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -19,6 +20,7 @@
 #include "controller/environment/helm_storage.h"
 #include "controller/environment/release_drift.h"
 #include "controller/environment/release_plan.h"
+#include "controller/environment/release_runner.h"
 #include "controller/environment/release_spec.h"
 #include "controller/environment/release_state.h"
 #include "controller/environment/spec.h"
@@ -42,6 +44,9 @@ struct ReleasesReport : PartOutcome {
     std::string text;
   };
   std::vector<Note> notes;  // one event each
+  // Progressing only because helm runs of ours are queued or running (and releases wait for
+  // them): each run's exit wakes the Environment, so there is nothing to poll for.
+  bool waitsOnRuns = false;
 };
 
 // Which Environments read which ConfigMaps and Secrets (valuesFrom), so that a change of
@@ -63,10 +68,12 @@ class ReleasesPart final {
   // chartRecheck: how long a resolved OCI tag's digest is trusted before it is looked up again.
   // storageSynced: whether helmSecrets holds all of Helm's storage yet; until it does no
   // release is acted on (an empty cache would read as "nothing installed").
+  // runner: where helm actions run, off the caller's thread (its exits wake the Environment);
+  // null runs each on the reconciling thread, within the pass (tests without a manager).
   ReleasesPart(kube::ClientPtr client, helm::HelmDriver& helm, ValuesReferences& references,
                runtime::StorePtr helmSecrets = nullptr,
                std::chrono::seconds chartRecheck = std::chrono::minutes(5),
-               std::function<bool()> storageSynced = nullptr);
+               std::function<bool()> storageSynced = nullptr, ReleaseRunner* runner = nullptr);
 
   // previous: the Environment's status.releases as last written.
   ReleasesReport reconcile(const EnvironmentSpec& env, const Json& object, const Json& previous);
@@ -78,6 +85,13 @@ class ReleasesPart final {
 
   // Forgets everything remembered for an Environment that is gone.
   void forget(const EnvironmentSpec& env);
+  // For an Environment being deleted: drops its queued helm runs and, with kill, kills its
+  // running ones. Returns how many still run (the finalizer waits for none).
+  int stopRuns(const EnvironmentSpec& env, bool kill);
+  // How often a stage whose releases are all in sync is looked at again, so that a chart
+  // re-pushed under the same version (a new digest) or a registry gone is noticed without an
+  // event: the chart recheck interval, like a Flux HelmRelease's spec.interval.
+  std::chrono::seconds recheckInterval() const { return chartRecheck_; }
 
  private:
   struct Entry;  // one release's pass
@@ -85,6 +99,14 @@ class ReleasesPart final {
                      const ReleaseSpec& release, const Json& previous, Entry& entry);
   void process(const EnvironmentSpec& env, const ChartsSpec& charts, const ReleaseSpec& release,
                Entry& entry);
+  // Starts a helm action on the runner and reports the release as in flight (or, from an
+  // inline runner, settles it at once).
+  void launch(const EnvironmentSpec& env, const ChartsSpec& charts, const ReleaseSpec& release,
+              Entry& entry, RunIntent intent, ReleaseRunner::Job job);
+  void reportRun(const ReleaseSpec& release, Entry& entry, const RunView& run);
+  // What a finished run's outcome means for the release: status, events, failure record.
+  void settle(const EnvironmentSpec& env, const ChartsSpec& charts, const ReleaseSpec& release,
+              Entry& entry, const RunView& run);
   std::optional<Json> resolveValues(const std::string& ns, const ReleasesSpec& spec,
                                     const ReleaseSpec& release, Entry& entry);
   std::optional<StoredRelease> observeStored(const std::string& key, const std::string& release,
@@ -94,9 +116,12 @@ class ReleasesPart final {
 
   kube::ClientPtr client_;
   helm::HelmDriver& helm_;
+  std::unique_ptr<ReleaseRunner> ownRunner_;
+  ReleaseRunner* runner_;
   ValuesReferences& references_;
   runtime::StorePtr helmSecrets_;
   std::function<bool()> storageSynced_;
+  std::chrono::seconds chartRecheck_;
   ChartSource charts_;
   ReleaseDrift drift_;
   std::mutex mu_;

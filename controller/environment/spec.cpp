@@ -107,7 +107,12 @@ std::variant<EnvironmentSpec, std::string> parseEnvironment(const Json& object) 
         for (size_t j = 0; j < ports.size(); ++j) {
           ServicePort p;
           p.name = r.string(ports[j], "name", path + ".ports[" + std::to_string(j) + "].name");
-          p.port = ports[j].value("port", 0);
+          // A number that is not a whole one in range (2.7e260) is refused, never converted.
+          const Json port = ports[j].is_object() ? ports[j].value("port", Json()) : Json();
+          p.port = port.is_number_integer() && port.get<long long>() >= 1 &&
+                           port.get<long long>() <= 65535
+                       ? static_cast<int>(port.get<long long>())
+                       : 0;
           p.protocol = r.string(ports[j], "protocol", path + ".protocol", "TCP");
           if (p.port < 1 || p.port > 65535) {
             r.fail(path + ".ports[" + std::to_string(j) + "].port: must be 1 to 65535");
@@ -122,7 +127,18 @@ std::variant<EnvironmentSpec, std::string> parseEnvironment(const Json& object) 
     }
     env.externalServices = std::move(es);
   }
+  if (const Json* monitoring = r.child(spec, "monitoring")) {
+    auto parsed = parseMonitoring(*monitoring);
+    if (auto* error = std::get_if<std::string>(&parsed)) {
+      r.fail(*error);
+    } else {
+      env.monitoring = std::move(std::get<MonitoringSpec>(parsed));
+    }
+  }
   if (r.error_) return *r.error_;
+  auto registry = parseRegistrySpec(object);
+  if (auto* error = std::get_if<std::string>(&registry)) return *error;
+  env.registry = std::move(std::get<std::optional<RegistrySpec>>(registry));
   return env;
 }
 

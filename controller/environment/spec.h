@@ -10,6 +10,9 @@
 #include <variant>
 #include <vector>
 
+#include "controller/environment/monitoring_spec.h"
+#include "controller/environment/registry_spec.h"
+
 namespace envop::environment {
 
 using Json = nlohmann::json;
@@ -68,6 +71,8 @@ struct EnvironmentSpec {
   bool suspend = false;
   NamespaceSpec namespace_;
   std::optional<ExternalServicesSpec> externalServices;
+  std::optional<RegistrySpec> registry;  // spec.registry.harbor
+  std::optional<MonitoringSpec> monitoring;
 };
 
 // Reads an Environment object; an error names the field that is wrong. Admission

@@ -1,5 +1,6 @@
 #include "controller/environment/values.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -9,6 +10,8 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <sstream>
+#include <string_view>
 
 namespace envop::environment {
 
@@ -239,6 +242,42 @@ Json stripNulls(const Json& values) {
 
 namespace {
 
+// Ignores every event: for a pass that only counts documents.
+struct IgnoreEvents final : YAML::EventHandler {
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// Whether yaml-cpp's parser reaches the end of the stream. yaml-cpp 0.7 (Debian bookworm) never
+// does on a flow collection followed by a stray top-level ',' ("{a: 1},"): every call yields
+// one more document without consuming the ',', so YAML::LoadAll loops, allocating, until the
+// process runs out of memory (test/fuzz's values_fuzzer found it). Every document after the
+// first starts after a "---" or a "..." line, so a stream has at most one more document than
+// it has of those; a parser still going past that is stuck.
+bool parserTerminates(const std::string& text) {
+  std::size_t markers = 0;
+  for (const std::string_view m : {"---", "..."}) {
+    for (auto at = text.find(m); at != std::string::npos; at = text.find(m, at + 1)) ++markers;
+  }
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  IgnoreEvents ignore;
+  for (std::size_t documents = 0; documents <= markers + 1; ++documents) {
+    if (!parser.HandleNextDocument(ignore)) return true;
+  }
+  return false;
+}
+
 // The YAML documents of `text`, each typed as Helm reads values; one error policy for values
 // files and manifests alike (errors name the source and never echo content).
 std::variant<std::vector<Json>, std::string> loadDocuments(std::string_view text,
@@ -250,7 +289,9 @@ std::variant<std::vector<Json>, std::string> loadDocuments(std::string_view text
     if (valuesFile) {
       roots.push_back(YAML::Load(std::string(text)));
     } else {
-      roots = YAML::LoadAll(std::string(text));
+      const std::string stream(text);
+      if (!parserTerminates(stream)) return source + ": invalid YAML: the stream does not end";
+      roots = YAML::LoadAll(stream);
     }
   } catch (const YAML::Exception& e) {
     return source + Converter::at(e.mark) + ": invalid YAML: " + withoutDetail(e.msg);

@@ -138,6 +138,13 @@ ChartArgs chartArgs(const ChartRef& chart) {
     }
     c.argv.insert(c.argv.end(), {"--registry-config", chart.registryConfig});
   }
+  if (!chart.caFile.empty() && c.source != ChartSource::kLocal) {
+    if (!isSafeValue(chart.caFile)) {
+      c.error = "invalid CA file path \"" + chart.caFile + "\"";
+      return c;
+    }
+    c.argv.insert(c.argv.end(), {"--ca-file", chart.caFile});
+  }
   return c;
 }
 
@@ -225,7 +232,8 @@ Args pullArgs(const ChartRef& chart, const std::string& destination) {
 }
 
 Args registryLoginArgs(const std::string& host, const std::string& username, bool plainHttp,
-                       bool insecure, const std::string& registryConfig) {
+                       bool insecure, const std::string& registryConfig,
+                       const std::string& caFile) {
   if (!isSafeValue(host) || host.find("://") != std::string::npos) {
     return Args{.error = "invalid registry host \"" + host + "\": want host[:port]"};
   }
@@ -236,6 +244,10 @@ Args registryLoginArgs(const std::string& host, const std::string& username, boo
   if (!registryConfig.empty()) {
     if (!isSafeValue(registryConfig)) return Args{.error = "invalid registry config path"};
     a.argv.insert(a.argv.end(), {"--registry-config", registryConfig});
+  }
+  if (!caFile.empty()) {
+    if (!isSafeValue(caFile)) return Args{.error = "invalid CA file path"};
+    a.argv.insert(a.argv.end(), {"--ca-file", caFile});
   }
   return a;
 }

@@ -23,6 +23,9 @@ struct ChartRef {
   // helm's --registry-config for this call: the file an Environment's registry logins live
   // in, so one Environment's credentials never serve another's charts. Empty: the driver's.
   std::string registryConfig;
+  // helm's --ca-file: the CA bundle a registry's TLS certificate is checked against (a Harbor
+  // with a CA of its own). Empty: the system's CAs.
+  std::string caFile;
 
   bool operator==(const ChartRef&) const = default;
 };
@@ -83,6 +86,7 @@ Args pullArgs(const ChartRef& chart, const std::string& destination);
 // The password travels on stdin (--password-stdin), never in argv. registryConfig: the file
 // the login is stored in (helm's --registry-config); empty: the driver's default.
 Args registryLoginArgs(const std::string& host, const std::string& username, bool plainHttp,
-                       bool insecure, const std::string& registryConfig = "");
+                       bool insecure, const std::string& registryConfig = "",
+                       const std::string& caFile = "");
 
 }  // namespace envop::helm

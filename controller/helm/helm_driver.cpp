@@ -187,6 +187,9 @@ std::map<std::string, std::string> HelmDriver::childEnvironment() const {
   env["HELM_REGISTRY_CONFIG"] = s + "/config/registry/config.json";
   env["HELM_REPOSITORY_CONFIG"] = s + "/config/repositories.yaml";
   env["HELM_REPOSITORY_CACHE"] = s + "/cache/repository";
+  // The API discovery cache, which client-go keeps in $HOME/.kube/cache otherwise: read-only in
+  // the image (so never cached), and shared with a human's kubectl on a workstation.
+  env["KUBECACHEDIR"] = s + "/cache/kube";
   if (!config_.kubeconfig.empty()) env["KUBECONFIG"] = config_.kubeconfig;
   return env;
 }
@@ -325,8 +328,8 @@ HelmOutcome<std::vector<ReleaseSummary>> HelmDriver::list(const std::string& ns)
 
 HelmResult HelmDriver::registryLogin(const std::string& host, const std::string& username,
                                      const std::string& password, bool plainHttp, bool insecure,
-                                     const std::string& registryConfig) {
-  Args args = registryLoginArgs(host, username, plainHttp, insecure, registryConfig);
+                                     const std::string& registryConfig, const std::string& caFile) {
+  Args args = registryLoginArgs(host, username, plainHttp, insecure, registryConfig, caFile);
   if (password.empty()) args.error = "empty registry password for " + host;
   addSecret(password);
   HelmResult r = run("login", args, ms(config_.defaultTimeout), password);

@@ -86,7 +86,8 @@ class HelmDriver final {
   // the file the login is stored in (helm's --registry-config); empty: the driver's default.
   HelmResult registryLogin(const std::string& host, const std::string& username,
                            const std::string& password, bool plainHttp = false,
-                           bool insecure = false, const std::string& registryConfig = "");
+                           bool insecure = false, const std::string& registryConfig = "",
+                           const std::string& caFile = "");
   // Chart.yaml's name/version and, for OCI, the manifest digest helm resolved.
   HelmOutcome<ChartInfo> showChart(const ChartRef& chart);
   // Downloads the chart archive into `destination`.

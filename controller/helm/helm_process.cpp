@@ -66,6 +66,10 @@ void setUpChild(pid_t parent, int maxFd) {
   }
 }
 
+thread_local CancelTokenPtr tCancelToken;
+
+bool isCancelled(const CancelTokenPtr& token) { return token && token->cancelled(); }
+
 int descriptorLimit() {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 65536;
@@ -74,6 +78,12 @@ int descriptorLimit() {
 
 }  // namespace
 
+CancelScope::CancelScope(CancelTokenPtr token) : previous_(std::move(tCancelToken)) {
+  tCancelToken = std::move(token);
+}
+CancelScope::~CancelScope() { tCancelToken = std::move(previous_); }
+CancelTokenPtr currentCancelToken() { return tCancelToken; }
+
 ProcessOutput runProcess(const std::string& executable, const std::vector<std::string>& args,
                          const std::map<std::string, std::string>& environment,
                          const std::string& stdinData, std::chrono::milliseconds timeout) {
@@ -81,6 +91,12 @@ ProcessOutput runProcess(const std::string& executable, const std::vector<std::s
   const auto start = Clock::now();
   const auto deadline = start + timeout;
   Children& registry = children();
+  const CancelTokenPtr token = tCancelToken;
+  if (isCancelled(token)) {
+    result.cancelled = true;
+    result.error = "not started: cancelled";
+    return result;
+  }
   try {
     bp::environment env;
     // set(), not operator[]: Boost 1.74's environment::find reads past the end of
@@ -110,29 +126,38 @@ ProcessOutput runProcess(const std::string& executable, const std::vector<std::s
     const pid_t pid = child.id();
     registry.groups.insert(pid);
     lock.unlock();
-    // The io_context runs out of work when both pipes reach EOF, which is normally exit.
-    io.run_for(timeout);
+    // The io_context runs out of work when both pipes reach EOF, which is normally exit. It
+    // runs in slices only when there is a token to look at between them.
+    while (!io.stopped() && Clock::now() < deadline && !isCancelled(token)) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      io.run_for(token ? std::min(left, kCancelPoll) : left);
+    }
     std::error_code ec;
-    if (!io.stopped()) {
-      result.timedOut = true;
+    const auto killNow = [&] {
+      result.cancelled = isCancelled(token);
+      result.timedOut = !result.cancelled;
       group.terminate(ec);
+    };
+    if (!io.stopped()) {
+      killNow();
       io.restart();
       io.run_for(kDrainAfterKill);
     }
     // A child may close its pipes before it exits: give it the rest of the deadline.
-    while (!result.timedOut && !exited(pid) && Clock::now() < deadline) {
+    while (!result.timedOut && !result.cancelled && !exited(pid) && Clock::now() < deadline &&
+           !isCancelled(token)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    if (!result.timedOut && !exited(pid)) {
-      result.timedOut = true;
-      group.terminate(ec);
-    }
+    if (!result.timedOut && !result.cancelled && !exited(pid)) killNow();
     lock.lock();  // blocks for good once killChildrenForExit has run
     registry.groups.erase(pid);
     lock.unlock();
-    if (!result.timedOut) group.detach();  // exited: nothing left to kill
+    const bool killed = result.timedOut || result.cancelled;
+    if (!killed) group.detach();  // exited: nothing left to kill
     child.wait(ec);
-    result.exitCode = result.timedOut ? -1 : child.exit_code();
+    result.exitCode = killed ? -1 : child.exit_code();
+    if (result.cancelled) result.error = "cancelled: its process group was killed";
     result.out = ready(out);
     result.err = ready(err);
   } catch (const std::exception& e) {

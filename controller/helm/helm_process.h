@@ -8,9 +8,11 @@
 // Never throws: a spawn failure is reported in ProcessOutput::error.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,9 +23,41 @@ struct ProcessOutput {
   std::string out;
   std::string err;
   bool timedOut = false;
-  std::string error;  // the child could not be started (or waited for)
+  bool cancelled = false;  // its CancelToken was set: killed (or never started) for that
+  std::string error;       // the child could not be started (or waited for), or was cancelled
   std::chrono::milliseconds took{0};
 };
+
+// A request, from any thread, that a helm run stop: an Environment deleted while its install
+// runs has no use for the install's outcome. Set once, never reset.
+class CancelToken final {
+ public:
+  void cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+};
+using CancelTokenPtr = std::shared_ptr<CancelToken>;
+
+// While one is alive, every runProcess on this thread obeys `token`: none starts once it is
+// set, and a running child's process group is killed (within kCancelPoll) when it is. Thread
+// local rather than a parameter because helm is reached through HelmDriver's several commands
+// and its pluggable runner, none of which should have to carry it.
+class CancelScope final {
+ public:
+  explicit CancelScope(CancelTokenPtr token);
+  ~CancelScope();
+  CancelScope(const CancelScope&) = delete;
+  CancelScope& operator=(const CancelScope&) = delete;
+
+ private:
+  CancelTokenPtr previous_;
+};
+// The token of the innermost CancelScope on this thread; null outside any.
+CancelTokenPtr currentCancelToken();
+// How often a running child's token is looked at.
+inline constexpr std::chrono::milliseconds kCancelPoll{100};
 
 // The calling thread must stay alive until this returns (it always does, except after
 // killChildrenForExit): the kernel's parent-death signal follows the thread that forked.

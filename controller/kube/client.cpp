@@ -48,15 +48,21 @@ ApiError errorOf(const HttpResponse& response) {
 
 }  // namespace
 
-std::string namespaceOf(const Json& object) {
-  const auto& md = object.value("metadata", Json::object());
-  return md.value("namespace", "");
+namespace {
+// metadata.<field> without copying metadata (Json::value would return a copy of the whole
+// object; these run for every object of every informer event and every request).
+std::string metadataString(const Json& object, const char* field) {
+  if (!object.is_object()) return "";
+  const auto md = object.find("metadata");
+  if (md == object.end() || !md->is_object()) return "";
+  const auto value = md->find(field);
+  return value != md->end() && value->is_string() ? value->get<std::string>() : "";
 }
+}  // namespace
 
-std::string nameOf(const Json& object) {
-  const auto& md = object.value("metadata", Json::object());
-  return md.value("name", "");
-}
+std::string namespaceOf(const Json& object) { return metadataString(object, "namespace"); }
+
+std::string nameOf(const Json& object) { return metadataString(object, "name"); }
 
 Client::Client(TransportPtr transport) : transport_(std::move(transport)) {}
 
@@ -213,7 +219,7 @@ Status Client::remove(const Resource& r, const std::string& ns, const std::strin
 }
 
 Status Client::watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
-                     const std::function<bool(const Json&)>& onEvent, Cancellation& cancel) {
+                     const std::function<bool(Json&)>& onEvent, Cancellation& cancel) {
   const std::string q = query({{"watch", "true"},
                                {"resourceVersion", opts.resourceVersion},
                                {"allowWatchBookmarks", opts.allowBookmarks ? "true" : ""},

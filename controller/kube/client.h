@@ -88,9 +88,10 @@ class Client final {
                 const DeleteOptions& opts = {});
 
   // Streams watch events ({type, object}) to onEvent until the server ends the watch,
-  // onEvent returns false, or cancel fires. A non-2xx answer is returned as an error.
+  // onEvent returns false, or cancel fires. A non-2xx answer is returned as an error. The event
+  // is onEvent's to take apart (move its object out rather than copy it).
   Status watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
-               const std::function<bool(const Json& event)>& onEvent, Cancellation& cancel);
+               const std::function<bool(Json& event)>& onEvent, Cancellation& cancel);
 
   // GET an arbitrary path (discovery, /version, /readyz).
   Result<Json> getRaw(const std::string& path);

@@ -83,6 +83,11 @@ struct Config {
   // An exec credential plugin (`exec`): its token when no static one is set (client-go lets
   // credentials already on a request win), its client certificate when no static one is.
   ExecCredentialSourcePtr execCredentials;
+  // HTTP basic auth, sent when there is no bearer token. Not read from kubeconfigs (which
+  // report it as unsupported): the Harbor client fills it from the admin credentials Secret.
+  // Never logged.
+  std::string username;
+  std::string password;
   bool insecureSkipTlsVerify = false;
   std::string tlsServerName;  // SNI / verification name when it differs from the server's host
   std::string namespace_;     // the context's namespace or the in-cluster namespace file
@@ -118,6 +123,8 @@ Expected<Config> resolveConfig(const std::string& flagPath, const EnvLookup& env
                                util::ClockPtr clock = util::steadyClock(),
                                const std::string& inClusterRoot = kServiceAccountDir);
 
+// Standard base64, padded.
+std::string encodeBase64(const std::string& bytes);
 // Standard base64 (padding optional, whitespace ignored); nullopt on any other character.
 std::optional<std::string> decodeBase64(const std::string& text);
 

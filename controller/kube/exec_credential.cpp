@@ -67,7 +67,10 @@ std::optional<util::WallTime> parseRfc3339(const std::string& text) {
   } else {
     return std::nullopt;
   }
-  if (at != text.size() || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) {
+  // The clock counts nanoseconds in 64 bits: 1678 to 2262. An expiry outside the years it
+  // holds is no time at all (the fuzzer's year 1014 overflowed it).
+  if (at != text.size() || y < 1970 || y > 2261 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+      mi > 59 || s > 60) {
     return std::nullopt;
   }
   std::tm tm{};

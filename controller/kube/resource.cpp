@@ -63,6 +63,10 @@ const Resource& networkPolicies() {
   static const Resource r{"networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true};
   return r;
 }
+const Resource& pods() {
+  static const Resource r{"", "v1", "pods", "Pod", true};
+  return r;
+}
 const Resource& endpointSlices() {
   static const Resource r{"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true};
   return r;

@@ -35,6 +35,7 @@ const Resource& resourceQuotas();
 const Resource& limitRanges();
 const Resource& networkPolicies();
 const Resource& endpointSlices();
+const Resource& pods();
 const Resource& deployments();
 const Resource& statefulSets();
 const Resource& daemonSets();

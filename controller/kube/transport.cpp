@@ -4,9 +4,12 @@
 #include <cpprest/http_client.h>
 #include <cpprest/rawptrstream.h>
 #include <openssl/ssl.h>
+#include <pplx/threadpool.h>
 
 #include <boost/asio/ssl.hpp>
-#include <future>
+#include <cctype>
+
+#include "controller/kube/http_exchange.h"
 
 namespace envop::kube {
 
@@ -62,8 +65,14 @@ class CppRestTransport final : public Transport {
   explicit CppRestTransport(const Config& config) : config_(config) {
     const web::uri uri(utility::conversions::to_string_t(config.server));
     host_ = uri.host() + (uri.port() > 0 ? ":" + std::to_string(uri.port()) : "");
-    client_ = makeClient(std::chrono::seconds(60));
-    if (config_.execCredentials) certInUse_ = clientCertificate().first;
+    const auto [cert, key] = clientCertificate();
+    if (config_.execCredentials) certInUse_ = cert;
+    exchange_ = std::make_unique<HttpExchange>(
+        config.server, ExchangeTls{.caPem = config.caPem,
+                                   .clientCertPem = cert,
+                                   .clientKeyPem = key,
+                                   .insecureSkipVerify = config.insecureSkipTlsVerify,
+                                   .serverName = config.tlsServerName});
   }
 
   HttpResponse send(const HttpRequest& request) override {
@@ -71,10 +80,7 @@ class CppRestTransport final : public Transport {
     if (response.status == 0) {
       // Pooled keep-alive connections to an apiserver that restarted fail on first use:
       // drop the pool, and try once more on a fresh connection what is safe to repeat.
-      {
-        std::lock_guard lock(clientMu_);
-        client_ = makeClient(std::chrono::seconds(60));
-      }
+      exchange_->dropIdle();
       if (!response.timedOut && retryableWithoutAnswer(request)) response = sendOnce(request);
     }
     // A bound service-account token may have been rotated under us, an exec plugin's token
@@ -168,6 +174,17 @@ class CppRestTransport final : public Transport {
     }
     if (const std::string token = config_.bearerToken(); !token.empty()) {
       req.headers().add(U("Authorization"), U("Bearer ") + token);
+    } else if (!config_.username.empty()) {
+      // Sent with every request rather than after a challenge: Harbor answers an anonymous
+      // request to a public project as anonymous instead of asking for credentials.
+      const std::string userpass = config_.username + ":" + config_.password;
+      req.headers().add(U("Authorization"),
+                        U("Basic ") + utility::conversions::to_base64(std::vector<unsigned char>(
+                                          userpass.begin(), userpass.end())));
+    }
+    for (const auto& [name, value] : request.headers) {
+      req.headers().add(utility::conversions::to_string_t(name),
+                        utility::conversions::to_string_t(value));
     }
     if (!request.contentType.empty()) {
       req.set_body(request.body, request.contentType);
@@ -185,85 +202,89 @@ class CppRestTransport final : public Transport {
     }
   }
 
+  // The request's headers as the transport sends them: Accept, User-Agent, Authorization, then
+  // the caller's own.
+  std::vector<std::pair<std::string, std::string>> headersFor(const HttpRequest& request) const {
+    std::vector<std::pair<std::string, std::string>> headers;
+    headers.reserve(3 + request.headers.size());
+    headers.emplace_back("Accept", request.accept);
+    headers.emplace_back("User-Agent", "envop-controller/0.1");
+    if (const std::string token = config_.bearerToken(); !token.empty()) {
+      headers.emplace_back("Authorization", "Bearer " + token);
+    } else if (!config_.username.empty()) {
+      // Sent with every request rather than after a challenge: Harbor answers an anonymous
+      // request to a public project as anonymous instead of asking for credentials.
+      const std::string userpass = config_.username + ":" + config_.password;
+      headers.emplace_back("Authorization",
+                           "Basic " + utility::conversions::to_base64(std::vector<unsigned char>(
+                                          userpass.begin(), userpass.end())));
+    }
+    for (const auto& header : request.headers) headers.push_back(header);
+    return headers;
+  }
+
+  // One exchange on the calling thread (HttpExchange): no task, no hop to an I/O thread.
   HttpResponse sendOnce(const HttpRequest& request) {
-    // cpprestsdk resends a request on its own when a pooled connection turns out to be closed
-    // while it waits for the status line, whatever the method; so what must not be repeated goes
-    // on a connection of its own, used once ("Connection: close" spares the server an idle one).
-    const bool repeatable = retryableWithoutAnswer(request);
-    std::shared_ptr<http::client::http_client> client;
-    if (repeatable) {
+    if (config_.execCredentials) {
       // An exec plugin's new certificate needs new connections: TLS presents it at the handshake.
-      const std::string cert = config_.execCredentials ? clientCertificate().first : "";
+      const auto [cert, key] = clientCertificate();
       std::lock_guard lock(clientMu_);
       if (cert != certInUse_) {
-        client_ = makeClient(std::chrono::seconds(60));
+        exchange_->setClientCertificate(cert, key);
         certInUse_ = cert;
       }
-      client = client_;
-    } else {
-      client = makeClient(std::chrono::seconds(60));
     }
-    // cpprestsdk's own timeout is an inactivity timer shared by the pool; a request's deadline
-    // is a cancellation fired when it passes.
-    auto answer = std::make_shared<std::promise<HttpResponse>>();
-    std::future<HttpResponse> answered = answer->get_future();
-    pplx::cancellation_token_source cts;
-    try {
-      http::http_request built = build(request);
-      if (!repeatable) built.headers().add(U("Connection"), U("close"));
-      client->request(built, cts.get_token())
-          .then([](http::http_response response) {
-            return response.extract_utf8string(true).then([response](std::string body) {
-              HttpResponse result;
-              result.status = response.status_code();
-              result.body = std::move(body);
-              result.retryAfterSeconds = retryAfter(response);
-              return result;
-            });
-          })
-          .then([answer, client](pplx::task<HttpResponse> done) {
-            HttpResponse result;
-            try {
-              result = done.get();
-            } catch (const std::exception& e) {
-              result.status = 0;
-              result.error = e.what();
-            } catch (...) {
-              result.status = 0;
-              result.error = "the HTTP library failed without saying why";
-            }
-            answer->set_value(std::move(result));
-          });
-    } catch (const std::exception& e) {
-      HttpResponse result;
-      result.error = e.what();
-      return result;
-    }
-    if (request.timeout > std::chrono::seconds::zero() &&
-        answered.wait_for(request.timeout) != std::future_status::ready) {
-      cts.cancel();
-      // Cancelling closes the connection, so the task ends soon; the continuation owns all it
-      // touches, so giving up on it after a while is safe too.
-      answered.wait_for(std::chrono::seconds(5));
-      HttpResponse result;
+    const auto now = std::chrono::steady_clock::now();
+    ExchangeResponse answer =
+        exchange_->send({.method = request.method,
+                         .target = request.pathAndQuery,
+                         .headers = headersFor(request),
+                         .body = request.body,
+                         .contentType = request.contentType,
+                         .deadline = request.timeout > std::chrono::seconds::zero()
+                                         ? now + request.timeout
+                                         : std::chrono::steady_clock::time_point::max()});
+    HttpResponse result;
+    if (answer.timedOut) {
       result.timedOut = true;
       result.error = request.method + " " + request.pathAndQuery + ": no answer within " +
                      std::to_string(request.timeout.count()) + "s";
       return result;
     }
-    return answered.get();
+    result.status = answer.status;
+    result.error = std::move(answer.error);
+    result.body = std::move(answer.body);
+    if (const auto it = answer.headers.find("retry-after"); it != answer.headers.end()) {
+      try {
+        result.retryAfterSeconds = std::stoi(it->second);
+      } catch (const std::exception&) {
+        result.retryAfterSeconds = 0;
+      }
+    }
+    result.headers = std::move(answer.headers);
+    return result;
   }
 
   const Config config_;
   std::string host_;
+  std::unique_ptr<HttpExchange> exchange_;  // request/response; watches stay on cpprestsdk
   std::mutex clientMu_;
-  std::shared_ptr<http::client::http_client> client_;
-  std::string certInUse_;  // the exec plugin's certificate client_ presents ("" for none)
+  std::string certInUse_;  // the exec plugin's certificate the exchange presents ("" for none)
 };
 
 }  // namespace
 
 TransportPtr makeTransport(const Config& config) {
+  // cpprestsdk's pool now carries only the watch streams (requests and their answers never
+  // touch it): its default of 40 threads was two thirds of the process's threads. Sized once,
+  // before the first cpprestsdk client; a pool someone else initialised first is left as it is.
+  static std::once_flag sized;
+  std::call_once(sized, [] {
+    try {
+      crossplat::threadpool::initialize_with_threads(4);
+    } catch (const std::exception&) {
+    }
+  });
   return std::make_shared<CppRestTransport>(config);
 }
 

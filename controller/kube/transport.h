@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "controller/kube/config.h"
@@ -26,6 +27,9 @@ struct HttpRequest {
   // the connection's inactivity timer). stream(): the watch's own timeoutSeconds.
   std::chrono::seconds timeout{30};
   std::string accept = "application/json";
+  // Extra request headers, sent as given after the transport's own (Accept, User-Agent,
+  // Authorization). The Harbor client sends X-Request-Id and X-Is-Resource-Name this way.
+  std::vector<std::pair<std::string, std::string>> headers = {};
 };
 
 struct HttpResponse {
@@ -34,6 +38,9 @@ struct HttpResponse {
   int retryAfterSeconds = 0;
   std::string error;      // a network or TLS failure, in words
   bool timedOut = false;  // status 0 because the request's timeout elapsed
+  // send() only: the response's headers by lower-cased name (a repeated header's values joined
+  // with ", ", as HTTP allows). Harbor's Location, Link and X-Total-Count are read from here.
+  std::map<std::string, std::string> headers = {};
 };
 
 // Whether a request that got no answer may be sent once more: only when doing it twice has the
@@ -82,10 +89,12 @@ class Transport {
 };
 using TransportPtr = std::shared_ptr<Transport>;
 
-// The cpprestsdk transport. Trusts only the configured CA, presents the client
-// certificate from memory, and re-reads a file-backed token once on a 401. A request that
-// got no answer is retried once on a fresh connection when retryableWithoutAnswer allows
-// it and it did not time out (its caller's time is spent).
+// The transport. Requests and their answers go over HttpExchange (Boost.Beast) on the calling
+// thread with keep-alive connections and one TLS context; watches stream over cpprestsdk.
+// Trusts only the configured CA, presents the client certificate from memory, and re-reads a
+// file-backed token once on a 401. A request that got no answer is retried once on a fresh
+// connection when retryableWithoutAnswer allows it and it did not time out (its caller's time
+// is spent).
 TransportPtr makeTransport(const Config& config);
 
 }  // namespace envop::kube

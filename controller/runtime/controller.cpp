@@ -81,6 +81,18 @@ struct QueueMetricFamilies {
                                              .Help("Total number of retries handled by workqueue")
                                              .Register(util::metricsRegistry());
 
+  // envop's own: what workqueue_depth leaves out, so a dashboard (or a test) can tell an idle
+  // controller from one with a retry due.
+  prometheus::Family<Gauge>& delayed = prometheus::BuildGauge()
+                                           .Name("envop_workqueue_delayed_keys")
+                                           .Help("Keys waiting out a backoff or a requeueAfter")
+                                           .Register(util::metricsRegistry());
+  prometheus::Family<Gauge>& nextDelayed =
+      prometheus::BuildGauge()
+          .Name("envop_workqueue_next_delayed_timestamp_seconds")
+          .Help("When the earliest delayed key is due, in Unix seconds; 0 when none waits")
+          .Register(util::metricsRegistry());
+
   static QueueMetricFamilies& get() {
     static QueueMetricFamilies f;
     return f;
@@ -103,12 +115,25 @@ class PrometheusQueueMetrics final : public WorkQueueMetrics {
             QueueMetricFamilies::get().queueDuration.Add({{"name", name}}, queueBuckets())),
         workDuration_(
             QueueMetricFamilies::get().workDuration.Add({{"name", name}}, queueBuckets())),
-        retries_(QueueMetricFamilies::get().retries.Add({{"name", name}})) {}
+        retries_(QueueMetricFamilies::get().retries.Add({{"name", name}})),
+        delayed_(QueueMetricFamilies::get().delayed.Add({{"name", name}})),
+        nextDelayed_(QueueMetricFamilies::get().nextDelayed.Add({{"name", name}})) {}
   void onDepth(std::size_t depth) noexcept override { depth_.Set(static_cast<double>(depth)); }
   void onAdd() noexcept override { adds_.Increment(); }
   void onQueueDuration(double seconds) noexcept override { queueDuration_.Observe(seconds); }
   void onWorkDuration(double seconds) noexcept override { workDuration_.Observe(seconds); }
   void onRetry() noexcept override { retries_.Increment(); }
+  void onDelayed(std::size_t keys, std::optional<util::TimePoint> earliest,
+                 util::TimePoint now) noexcept override {
+    delayed_.Set(static_cast<double>(keys));
+    if (!earliest) {
+      nextDelayed_.Set(0);
+      return;
+    }
+    // The queue's clock is monotonic; the gauge is wall-clock time, as Prometheus compares it.
+    const auto due = std::chrono::system_clock::now() + (*earliest - now);
+    nextDelayed_.Set(std::chrono::duration<double>(due.time_since_epoch()).count());
+  }
 
  private:
   Gauge& depth_;
@@ -116,6 +141,8 @@ class PrometheusQueueMetrics final : public WorkQueueMetrics {
   Histogram& queueDuration_;
   Histogram& workDuration_;
   Counter& retries_;
+  Gauge& delayed_;
+  Gauge& nextDelayed_;
 };
 
 }  // namespace

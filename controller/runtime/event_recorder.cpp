@@ -37,6 +37,14 @@ struct Metrics {
           .Name("envop_events_dropped_total")
           .Help("Events not written: queue full, invalid, recorder stopped, stop deadline.")
           .Register(util::metricsRegistry());
+  // What a dashboard (or a test waiting for an idle controller) needs to tell "nothing more is
+  // coming" from "a coalesced repeat is still due".
+  prometheus::Gauge& pending =
+      prometheus::BuildGauge()
+          .Name("envop_events_pending")
+          .Help("Events recorded and not yet written: queued, coalesced or in flight.")
+          .Register(util::metricsRegistry())
+          .Add({});
   prometheus::Family<prometheus::Counter>& writes =
       prometheus::BuildCounter()
           .Name("envop_event_writes_total")
@@ -281,6 +289,7 @@ void EventRecorder::record(const Json& regarding, std::string type, std::string 
     // Never block a reconcile on the API server: losing an event is the lesser harm.
     if (queue_.size() >= options_.queueCapacity) return drop("queue_full");
     queue_.push_back(std::move(o));
+    reportPending(0);
     wake_.notify_one();
   } catch (...) {  // bad_alloc, or a logger failure: the caller must not see it
   }
@@ -335,12 +344,14 @@ void EventRecorder::run() {
         }
       }
       inFlight_ = true;
+      reportPending(writes.size());
       lock.unlock();
       std::erase_if(writes, [this](const EventWrite& w) { return send(w); });  // keeps failures
       lock.lock();
       inFlight_ = false;
       failedWrites_ += writes.size();
       for (const EventWrite& w : writes) aggregator_.forget(w.ns, w.name);
+      reportPending(0);
     } catch (...) {
       if (!lock.owns_lock()) lock.lock();
       inFlight_ = false;
@@ -348,7 +359,12 @@ void EventRecorder::run() {
     }
   }
   finished_ = true;
+  reportPending(0);
   idle_.notify_all();
+}
+
+void EventRecorder::reportPending(std::size_t inFlight) {
+  metrics().pending.Set(static_cast<double>(queue_.size() + aggregator_.pendingCount() + inFlight));
 }
 
 bool EventRecorder::send(const EventWrite& write) {

@@ -120,6 +120,11 @@ class EventAggregator final {
   bool hasPending() const {
     return std::any_of(series_.begin(), series_.end(), [](auto& e) { return e.second.pending; });
   }
+  // Series with observed repeats not yet written.
+  std::size_t pendingCount() const {
+    return static_cast<std::size_t>(
+        std::count_if(series_.begin(), series_.end(), [](auto& e) { return e.second.pending; }));
+  }
   // A write of this Event failed for good: forget its series so the next repeat creates anew.
   void forget(const std::string& ns, const std::string& eventName);
   // Series currently remembered.
@@ -207,6 +212,9 @@ class EventRecorder final {
   // Sends one write; false when it failed for good. Never throws.
   bool send(const EventWrite& write);
   void drop(const char* reason, std::uint64_t n = 1);
+  // envop_events_pending: recorded and not yet written (queued, coalesced, in flight). Under
+  // mutex_.
+  void reportPending(std::size_t inFlight);
 
   kube::ClientPtr client_;
   util::ClockPtr clock_;

@@ -65,14 +65,52 @@ void Informer::stop() {
 
 void Informer::recheckNamespace(const std::string& ns) {
   if (!started_.load()) return;
+  // A list (and the watch restart it needs) only when it can find something: an object of ns
+  // was refused since the last recheck, or a cached one is refused now. A namespace envop has
+  // just made usually has neither, and 1,000 of them made as many lists and watch restarts of
+  // every informer that keeps by namespace. admit() and keepStill() close the races with the
+  // watch thread (see there).
+  bool needed = false;
+  {
+    std::lock_guard lock(mu_);
+    needed = refused_.erase(ns) > 0;
+  }
+  if (!needed && options_.keep) {
+    for (const ObjectPtr& object : store_->listNamespace(ns)) {
+      if (!options_.keep(*object)) {
+        needed = true;
+        break;
+      }
+    }
+  }
+  if (!needed) return;
   std::lock_guard lock(mu_);
   pendingRechecks_.insert(ns);
   if (openWatch_ != nullptr) openWatch_->cancel();
 }
 
-bool Informer::admit(kube::Json& object) const {
+bool Informer::admit(kube::Json& object) {
   if (options_.transform) options_.transform(object);
-  return !options_.keep || options_.keep(object);
+  if (!options_.keep) return true;
+  if (options_.keep(object)) return true;
+  // Remembered before keep is asked again: a recheckNamespace() that looks after this sees the
+  // namespace and lists it; one that looked before ran after its namespace changed, so the
+  // second answer already reflects that change.
+  {
+    std::lock_guard lock(mu_);
+    refused_.insert(kube::namespaceOf(object));
+  }
+  return options_.keep(object);
+}
+
+void Informer::keepStill(const std::string& key) {
+  // The object was admitted and stored; if keep refuses it now, its namespace changed in
+  // between, and a recheckNamespace() may have looked at the store before the object was in
+  // it: take it out here instead.
+  if (!options_.keep) return;
+  const ObjectPtr stored = store_->get(key);
+  if (stored == nullptr || options_.keep(*stored)) return;
+  if (auto delta = store_->remove(*stored)) dispatch({std::move(*delta)});
 }
 
 bool Informer::runRechecks(Failed& failed) {
@@ -92,8 +130,7 @@ bool Informer::runRechecks(Failed& failed) {
     for (; ns != namespaces.end(); ++ns) {
       Deltas deltas;
       // What keep refuses now goes, as if deleted (the store is small: only what is kept).
-      for (const ObjectPtr& object : store_->list()) {
-        if (kube::namespaceOf(*object) != *ns) continue;
+      for (const ObjectPtr& object : store_->listNamespace(*ns)) {
         if (options_.keep && !options_.keep(*object)) {
           if (auto delta = store_->remove(*object)) deltas.push_back(std::move(*delta));
         }
@@ -124,6 +161,9 @@ bool Informer::runRechecks(Failed& failed) {
         opts.continueToken = page.value().continueToken;
       } while (!opts.continueToken.empty() && !stopping_.load());
       dispatch(deltas);
+      for (const Delta& delta : deltas) {
+        if (delta.type != Delta::Type::kDeleted) keepStill(delta.key);
+      }
     }
   } catch (...) {
     keepTheRest();
@@ -189,18 +229,22 @@ WatchInput Informer::perform(const WatchAction& action, std::optional<WatchActio
                             .metadataOnly = options_.metadataOnly};
     auto status = client_->watch(
         options_.resource, options_.namespace_, opts,
-        [&](const kube::Json& event) {
+        [&](kube::Json& event) {
           std::string type = stringField(event, "type");
           const auto found = event.find("object");
-          kube::Json object = found == event.end() ? kube::Json::object() : *found;
+          kube::Json object = found == event.end() ? kube::Json::object() : std::move(*found);
+          std::optional<std::string> kept;
           if (type == "ADDED" || type == "MODIFIED" || type == "DELETED") {
             if (!admit(object) && type != "DELETED") {
               type = "DELETED";  // gone from what is kept, if it was ever there
+            } else if (type != "DELETED" && options_.keep) {
+              kept = objectKey(object);
             }
           }
           WatchStep step = machine_.handle(WatchEvent{std::move(type), std::move(object)});
           synced_.store(machine_.hasSynced());
           dispatch(step.deltas);
+          if (kept) keepStill(*kept);
           if (!std::holds_alternative<Idle>(step.action)) {
             next = std::move(step.action);  // e.g. a 410 ERROR event: abandon this stream
             return false;

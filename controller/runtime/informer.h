@@ -58,7 +58,9 @@ class Informer final {
   // What `keep` decides for the objects of namespace `ns` may have changed (the namespace
   // became an Environment's, or stopped being one): cached objects of `ns` that keep now
   // refuses are handled as deleted, and a fresh list of `ns` adds what it now accepts, so an
-  // object that arrived before its namespace counted is not missed. Done on the informer's
+  // object that arrived before its namespace counted is not missed (only when keep refused an
+  // object of `ns` since, or refuses a cached one now: otherwise there is nothing to find, and
+  // nothing is listed or restarted). Done on the informer's
   // thread between two watch streams (the open one is ended and resumed from the same
   // resourceVersion, so every event after the list is replayed on top of it). Does nothing
   // before start(): the first list judges every object anyway. Thread-safe.
@@ -80,8 +82,12 @@ class Informer final {
   // The pending recheckNamespace() requests; false (requests kept for the next try) when a
   // list failed, with its failure in `failed`.
   bool runRechecks(Failed& failed);
-  // Transform, then keep: false when the object is not to be cached.
-  bool admit(kube::Json& object) const;
+  // Transform, then keep: false when the object is not to be cached (its namespace is then
+  // remembered in refused_).
+  bool admit(kube::Json& object);
+  // After an admitted object was stored: removes it (and tells the handlers) if keep now
+  // refuses it.
+  void keepStill(const std::string& key);
   // Waits up to d, or until stop(); false when stopping.
   bool waitFor(util::Duration d);
 
@@ -98,6 +104,9 @@ class Informer final {
   // Guarded by mu_: namespaces to recheck, and the open watch stream's cancellation (ended
   // early so that a recheck need not wait for the stream's timeout).
   std::set<std::string> pendingRechecks_;
+  // Namespaces in which keep refused an object since their last recheck: only these can hold
+  // an object a recheck would find.
+  std::set<std::string> refused_;
   kube::Cancellation* openWatch_ = nullptr;
   std::condition_variable wake_;
   std::thread thread_;

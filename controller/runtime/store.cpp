@@ -46,6 +46,19 @@ std::vector<ObjectPtr> Store::list() const {
   return result;
 }
 
+std::vector<ObjectPtr> Store::listNamespace(std::string_view ns) const {
+  std::vector<ObjectPtr> result;
+  if (ns.empty()) return result;
+  const std::string prefix = std::string(ns) + "/";
+  std::shared_lock lock(mutex_);
+  for (auto it = objects_.lower_bound(prefix);
+       it != objects_.end() && std::string_view(it->first).substr(0, prefix.size()) == prefix;
+       ++it) {
+    result.push_back(it->second);
+  }
+  return result;
+}
+
 std::vector<std::string> Store::keys() const {
   std::shared_lock lock(mutex_);
   std::vector<std::string> result;

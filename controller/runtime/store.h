@@ -50,6 +50,8 @@ class Store final {
   ObjectPtr get(std::string_view key) const;
   // Ordered by key.
   std::vector<ObjectPtr> list() const;
+  // The objects of one namespace (keys "ns/..."), without walking the others.
+  std::vector<ObjectPtr> listNamespace(std::string_view ns) const;
   std::vector<std::string> keys() const;
   std::size_t size() const;
 

@@ -11,6 +11,10 @@ template <class... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+// Spelled out for clang before 17 (the fuzz build's clang-16), which lacks C++20's implicit
+// deduction guides for aggregates.
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
 
 // 410 Gone: the resourceVersion we asked from (or the list snapshot behind a continue token) has
 // been compacted away. A Status may say so only through its reason.

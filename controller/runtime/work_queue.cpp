@@ -41,6 +41,7 @@ void WorkQueueCore::addAfter(const std::string& key, util::Duration delay) {
     it->second = order;
   }
   delayed_.emplace(order, key);
+  reportDelayed(now);
 }
 
 void WorkQueueCore::addRateLimited(const std::string& key) {
@@ -92,6 +93,7 @@ void WorkQueueCore::shutDown() {
   // No worker will be there when they become ready.
   delayed_.clear();
   delayedIndex_.clear();
+  reportDelayed(clock_->now());
 }
 
 std::size_t WorkQueueCore::len() {
@@ -107,12 +109,18 @@ std::optional<util::TimePoint> WorkQueueCore::nextReadyAt() const {
 void WorkQueueCore::promoteDue() {
   if (delayed_.empty()) return;
   const util::TimePoint now = clock_->now();
+  if (delayed_.begin()->first.first > now) return;
   while (!delayed_.empty() && delayed_.begin()->first.first <= now) {
     auto node = delayed_.extract(delayed_.begin());
     delayedIndex_.erase(node.mapped());
     // Its queue time starts when it became ready, not when someone next looked.
     enqueue(node.mapped(), node.key().first);
   }
+  reportDelayed(now);
+}
+
+void WorkQueueCore::reportDelayed(util::TimePoint now) {
+  metrics_->onDelayed(delayed_.size(), nextReadyAt(), now);
 }
 
 void WorkQueueCore::enqueue(const std::string& key, util::TimePoint addedAt) {

@@ -44,6 +44,11 @@ class WorkQueueMetrics {
   virtual void onWorkDuration(double seconds) noexcept = 0;
   // workqueue_retries_total: every addAfter and addRateLimited, as client-go counts them.
   virtual void onRetry() noexcept = 0;
+  // Keys waiting out a delay (a backoff, a requeueAfter) and when the earliest is due, measured
+  // on the queue's clock at `now`; called after every change. workqueue_depth leaves them out,
+  // as client-go's does, so without this a pending retry looks like an idle controller.
+  virtual void onDelayed(std::size_t /*keys*/, std::optional<util::TimePoint> /*earliest*/,
+                         util::TimePoint /*now*/) noexcept {}
 };
 using WorkQueueMetricsPtr = std::shared_ptr<WorkQueueMetrics>;
 
@@ -103,6 +108,7 @@ class WorkQueueCore final {
   // is the one a background timer would have produced.
   void promoteDue();
   void enqueue(const std::string& key, util::TimePoint addedAt);
+  void reportDelayed(util::TimePoint now);
 
   util::ClockPtr clock_;
   RateLimiterPtr rateLimiter_;

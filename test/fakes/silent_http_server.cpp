@@ -98,6 +98,11 @@ void SilentHttpServer::serve() {
   }
 }
 
+int SilentHttpServer::connections() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(open_.size());
+}
+
 void SilentHttpServer::converse(int fd) {
   // A client that connects and never writes must not stall the test forever.
   timeval timeout{.tv_sec = 10, .tv_usec = 0};
@@ -123,7 +128,9 @@ void SilentHttpServer::converse(int fd) {
     }
     static constexpr char kOk[] =
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
-    if (::send(fd, kOk, sizeof kOk - 1, MSG_NOSIGNAL) < 0) return;
+    // A HEAD answer says how long the body would be and leaves it out (RFC 9110 9.3.2).
+    const std::size_t length = method == "HEAD" ? sizeof kOk - 3 : sizeof kOk - 1;
+    if (::send(fd, kOk, length, MSG_NOSIGNAL) < 0) return;
   }
 }
 

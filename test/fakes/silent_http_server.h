@@ -28,6 +28,8 @@ class SilentHttpServer final {
   std::string url() const;
   // Requests whose headers (and body) were read completely, by method.
   int received(const std::string& method) const;
+  // Connections accepted so far.
+  int connections() const;
 
  private:
   void serve();

@@ -44,7 +44,10 @@ TEST(DeployManifestsTest, TheControllerNeedsNoMoreThanItsOwnRbac) {
   ControllerProcess controller(
       "envop-rbac", kubeconfig,
       {"--leader-elect", "--leader-election-namespace", "envop-system", "--helm-binary",
-       cluster.value("HELM"), "--helm-state-dir", cluster.dir() + "/helm-state"});
+       cluster.value("HELM"), "--helm-state-dir", cluster.dir() + "/helm-state", "--namespace",
+       "envop-system",
+       // As the Deployment of deploy/envop.yaml runs it: the release rights bound per namespace.
+       "--release-cluster-role=envop-releases", "--service-account-name=envop-controller"});
   ASSERT_TRUE(within(60s, [&] { return controller.probe("/readyz") == 200; })) << controller.log();
 
   std::ifstream in(std::string(ENVOP_SOURCE_DIR) + "/samples/pro.yaml");

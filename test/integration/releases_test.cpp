@@ -7,8 +7,59 @@
 namespace envop::testing {
 namespace {
 
+// A kubectl watch of one kind in the stage's namespace, running from construction to
+// destruction, each event a line "TYPE NAME RESOURCEVERSION DETAIL" in a file. Every watch
+// event carries the object's etcd revision as its resourceVersion, one counter for every kind,
+// so two watches' events can be put in the order the API server wrote them, to the write
+// rather than to the second a timestamp would give.
+class WatchLog {
+ public:
+  WatchLog(const ScopedCluster& cluster, const std::string& kind, const std::string& detail,
+           const std::string& file)
+      : file_(file) {
+    child_ = boost::process::child(
+        cluster.value("KUBECTL"), "--kubeconfig", cluster.kubeconfig(), "get", kind, "-n", kNs,
+        "--watch", "--output-watch-events", "-o",
+        "jsonpath={.type} {.object.metadata.name} {.object.metadata.resourceVersion} " + detail +
+            "{\"\\n\"}",
+        boost::process::std_out > file, boost::process::std_err > file + ".err",
+        boost::process::std_in < boost::process::null);
+  }
+  ~WatchLog() {
+    if (child_.running()) child_.terminate();
+  }
+  // The resourceVersion of the first event whose name is `name` and whose line contains
+  // `words`; 0 when there is none.
+  long long firstRevision(const std::string& name, const std::string& words = "") const {
+    std::ifstream in(file_);
+    std::string type, n, line;
+    long long rv = 0;
+    while (in >> type >> n >> rv && std::getline(in, line)) {
+      if (n == name && (words.empty() || (type + line).find(words) != std::string::npos)) {
+        return rv;
+      }
+    }
+    return 0;
+  }
+  std::string text() const {
+    std::ifstream in(file_);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+ private:
+  std::string file_;
+  boost::process::child child_;
+};
+
 // (1) dependsOn orders the installs; a values change upgrades that release and no other.
 TEST_F(ReleasesTest, InstallsInDependencyOrderAndUpgradesOnlyTheChangedRelease) {
+  // Helm's release records and the Deployments, watched from before the first install.
+  const WatchLog records(*cluster_, "secrets", "{.object.metadata.labels.status}",
+                         cluster_->dir() + "/release-records.watch");
+  const WatchLog deployments(*cluster_, "deployments",
+                             "Available={.object.status.conditions[?(@.type==\"Available\")]"
+                             ".status}",
+                             cluster_->dir() + "/deployments.watch");
   ASSERT_EQ(applyEnvironment(kStageReleases).exitCode, 0);
   ASSERT_TRUE(within(180s, [&] { return releasesReady(); })) << diagnostics();
 
@@ -33,30 +84,24 @@ TEST_F(ReleasesTest, InstallsInDependencyOrderAndUpgradesOnlyTheChangedRelease) 
   EXPECT_EQ(setting("orders", "greeting"), "hello from orders");
   EXPECT_EQ(get({"deployment", "orders", "-n", kNs})["spec"]["replicas"], 2);
 
-  // config-server was installed and Ready before gateway and orders were installed: its
-  // Deployment turned Available (second resolution) no later than they started.
-  const Json cs = get({"deployment", "config-server", "-n", kNs});
-  ASSERT_TRUE(cs.is_object());
-  double csAvailable = std::nan("");
-  for (const Json& c : cs["status"].value("conditions", Json::array())) {
-    if (c["type"] == "Available" && c["status"] == "True") {
-      csAvailable = epochSeconds(c.value("lastTransitionTime", ""));
-    }
-  }
-  ASSERT_FALSE(std::isnan(csAvailable)) << cs.dump();
-  const Json csHistory = history("config-server");
-  ASSERT_FALSE(csHistory.empty());
-  const double csInstalled = epochSeconds(csHistory.front().value("updated", ""));
+  // config-server was installed, and its Deployment Available, before gateway and orders were
+  // installed: its release record turned deployed, and its Deployment Available, at an earlier
+  // write of the API server than the first record of either dependent (pending-install).
+  const long long csDeployed =
+      records.firstRevision("sh.helm.release.v1.config-server.v1", "deployed");
+  const long long csAvailable = deployments.firstRevision("config-server", "Available=True");
+  ASSERT_GT(csDeployed, 0) << records.text();
+  ASSERT_GT(csAvailable, 0) << deployments.text();
   for (const char* dependent : {"gateway", "orders"}) {
-    const Json h = history(dependent);
-    ASSERT_FALSE(h.empty()) << dependent;
-    const double installedAt = epochSeconds(h.front().value("updated", ""));
-    EXPECT_LT(csInstalled, installedAt) << dependent << " was installed before config-server";
-    EXPECT_GE(std::floor(installedAt), csAvailable)
-        << dependent << " was installed before config-server was Ready";
-    const Json d = get({"deployment", dependent, "-n", kNs});
-    ASSERT_TRUE(d.is_object()) << dependent;
-    EXPECT_GE(epochSeconds(d["metadata"].value("creationTimestamp", "")), csAvailable) << dependent;
+    const long long installed =
+        records.firstRevision(std::string("sh.helm.release.v1.") + dependent + ".v1");
+    ASSERT_GT(installed, 0) << dependent << "\n" << records.text();
+    EXPECT_LT(csDeployed, installed)
+        << dependent << " was installed before config-server was deployed\n"
+        << records.text();
+    EXPECT_LT(csAvailable, installed) << dependent << " was installed before config-server was "
+                                      << "Ready\n"
+                                      << deployments.text() << records.text();
   }
 
   // One release's values change: that release is upgraded, and only it.

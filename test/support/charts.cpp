@@ -1,9 +1,12 @@
 #include "test/support/charts.h"
 
+#include <boost/process.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
+#include "test/support/controller_process.h"
 #include "test/support/local_cluster.h"
 
 namespace envop::testing {
@@ -54,6 +57,27 @@ TestRegistry::TestRegistry(RegistryAccount login)
 TestRegistry::~TestRegistry() { stop(); }
 
 void TestRegistry::stop() { runCommand({clusterScripts() + "/registry-down", dir}); }
+
+int TestRegistry::serveAgain() {
+  namespace bp = boost::process;
+  bp::child registry(bp::search_path("docker-registry"), "serve", dir + "/registry.yml",
+                     bp::std_out > (dir + "/registry.restarted.log"),
+                     bp::std_err > (dir + "/registry.restarted.log"), bp::std_in < bp::null);
+  const int pid = registry.id();
+  registry.detach();
+  std::ifstream in(dir + "/registry.env");
+  std::string text, line;
+  while (std::getline(in, line)) {
+    text +=
+        (line.rfind("REGISTRY_PID=", 0) == 0 ? "REGISTRY_PID=" + std::to_string(pid) : line) + "\n";
+  }
+  in.close();
+  std::ofstream(dir + "/registry.env") << text;
+  const bool answers = within(std::chrono::seconds(30), [&] {
+    return runCommand({"curl", "-fsS", "-o", "/dev/null", "http://" + host + "/v2/"}).exitCode == 0;
+  });
+  return answers ? pid : 0;
+}
 
 std::map<std::string, std::string> isolatedHelmEnv(const std::string& dir) {
   return {

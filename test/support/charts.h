@@ -40,6 +40,10 @@ struct TestRegistry {
 
   // registry-down: the registry stops answering (a registry outage); the storage stays.
   void stop();
+  // After the process is gone (stop(), or killed): docker-registry again on the same address
+  // and storage, its PID written to registry.env so that registry-down stops it. Returns the
+  // PID once /v2/ answers, or 0 when it did not within 30 s.
+  int serveAgain();
 
   std::string dir;                         // registry-up's DIR: registry.env, registry.log, storage
   std::string host;                        // 127.0.0.1:PORT

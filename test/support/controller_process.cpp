@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -87,8 +88,13 @@ ControllerProcess::ControllerProcess(const std::string& name, const std::string&
                                    "--log-format",
                                    "text"};
   args.insert(args.end(), extraFlags.begin(), extraFlags.end());
-  child_ = bp::child(std::string(ENVOP_BINARY_DIR) + "/controller/envop-controller", args,
-                     bp::std_in.close(), (bp::std_out & bp::std_err) > log_);
+  // ENVOP_CONTROLLER_BINARY: a copy of the controller to run instead of the build's, for a long
+  // run of tests (test/privilege/verbs-needed) that must not see a rebuild half-way.
+  const char* binary = std::getenv("ENVOP_CONTROLLER_BINARY");
+  child_ = bp::child(binary != nullptr && *binary != '\0'
+                         ? std::string(binary)
+                         : std::string(ENVOP_BINARY_DIR) + "/controller/envop-controller",
+                     args, bp::std_in.close(), (bp::std_out & bp::std_err) > log_);
 }
 
 ControllerProcess::~ControllerProcess() {
@@ -113,23 +119,33 @@ double ControllerProcess::reconciles() const { return reconcilesIn(metrics()); }
 
 double ControllerProcess::writes() const { return writesIn(metrics()); }
 
-bool ControllerProcess::waitUntilIdle(std::chrono::milliseconds quiet,
+bool ControllerProcess::waitUntilIdle(std::chrono::seconds horizon,
                                       std::chrono::seconds limit) const {
   double reconciles = -1;
   double writes = -1;
-  int quietPolls = 0;
-  const int wanted = static_cast<int>(quiet / 100ms);
+  bool idleBefore = false;
   return within(limit, [&] {
     const std::string page = metrics();
     const double r = reconcilesIn(page);
     const double w = writesIn(page);
+    const std::vector<std::string> env = {"name=\"environment\""};
+    const double nextDelayed =
+        sumSamples(page, "envop_workqueue_next_delayed_timestamp_seconds", env);
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     const bool idle =
-        sumSamples(page, "workqueue_depth", {"name=\"environment\""}) == 0 &&
-        sumSamples(page, "controller_runtime_active_workers", {"controller=\"environment\""}) == 0;
-    quietPolls = (r == reconciles && w == writes && idle) ? quietPolls + 1 : 0;
+        sumSamples(page, "workqueue_depth", env) == 0 &&
+        sumSamples(page, "controller_runtime_active_workers", {"controller=\"environment\""}) ==
+            0 &&
+        sumSamples(page, "envop_events_pending", {}) == 0 &&
+        // A helm run holds no worker, but its exit is work to come.
+        sumSamples(page, "envop_helm_runs", {}) == 0 &&
+        (nextDelayed == 0 || nextDelayed > now + static_cast<double>(horizon.count()));
+    const bool settled = idle && idleBefore && r == reconciles && w == writes;
+    idleBefore = idle;
     reconciles = r;
     writes = w;
-    return quietPolls >= wanted;
+    return settled;
   });
 }
 

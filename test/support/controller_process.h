@@ -50,9 +50,12 @@ class ControllerProcess final {
   double reconciles() const;
   // Requests that change something in the API server (POST, PUT, PATCH, DELETE).
   double writes() const;
-  // Waits, up to `limit`, until for `quiet` on end nothing reconciled, nothing was queued
-  // or running, and nothing was written: what earlier work set off has played out.
-  bool waitUntilIdle(std::chrono::milliseconds quiet,
+  // Waits, up to `limit`, until the environment controller has nothing left to do: no key
+  // queued, none being reconciled, none delayed (a backoff or requeueAfter) to come due within
+  // `horizon`, and no event recorded but unwritten — seen on two scrapes in a row with no
+  // reconcile or write in between (the second rules out a key caught between the queue and a
+  // worker). A later periodic resync is not work a test set off; a retry due soon is.
+  bool waitUntilIdle(std::chrono::seconds horizon = std::chrono::seconds(30),
                      std::chrono::seconds limit = std::chrono::seconds(90)) const;
   void signal(int sig);
   int waitExit();

@@ -4,10 +4,12 @@
 
 #include <atomic>
 #include <boost/process.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <random>
 #include <stdexcept>
 
 namespace envop::testing {
@@ -85,7 +87,22 @@ ScopedCluster::ScopedCluster() {
   if (up.exitCode != 0) throw std::runtime_error("test/cluster/up " + dir_ + " failed: " + up.err);
 }
 
-ScopedCluster::~ScopedCluster() { runCommand({clusterScripts() + "/down", dir_}); }
+bool ScopedCluster::can(const std::string& user, const std::string& verb,
+                        const std::string& resource, const std::string& ns,
+                        const std::string& subresource) const {
+  std::vector<std::string> args = {"auth", "can-i", verb, resource, "--as", user};
+  if (!ns.empty()) args.insert(args.end(), {"-n", ns});
+  if (!subresource.empty()) args.push_back("--subresource=" + subresource);
+  return kubectl(args).out.find("yes") == 0;
+}
+
+ScopedCluster::~ScopedCluster() {
+  runCommand({clusterScripts() + "/down", dir_});
+  // The logs stay for a failure's post-mortem; etcd's data (tens of MB a cluster, hundreds of
+  // clusters a CI run) does not.
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_ + "/etcd-data", ignored);
+}
 
 std::string ScopedCluster::value(const std::string& key) const {
   std::ifstream in(dir_ + "/env");
@@ -134,7 +151,14 @@ void ScopedCluster::restart(const std::string& component) const {
 
 std::string uniqueName(const std::string& prefix) {
   static std::atomic<int> counter{0};
-  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+  // PIDs come round again, and directories of earlier runs stay under the build tree for a
+  // post-mortem: a random tag per process keeps a reused PID from meeting its predecessor's.
+  static const std::string tag = [] {
+    char hex[9];
+    std::snprintf(hex, sizeof hex, "%08x", std::random_device{}());
+    return std::string(hex);
+  }();
+  return prefix + "-" + std::to_string(::getpid()) + tag + "-" + std::to_string(++counter);
 }
 
 }  // namespace envop::testing

@@ -62,6 +62,10 @@ class ScopedCluster final {
   CommandResult apply(const std::string& manifest) const;
   // test/cluster/apply-crds DIR; throws on failure.
   void applyCrds() const;
+  // `kubectl auth can-i VERB RESOURCE --as USER [-n NS] [--subresource=SUB]`: whether the
+  // authorizer allows it (anything but "yes" is no).
+  bool can(const std::string& user, const std::string& verb, const std::string& resource,
+           const std::string& ns = "", const std::string& subresource = "") const;
   // test/cluster/restart DIR component; throws when it does not come back.
   void restart(const std::string& component) const;
 

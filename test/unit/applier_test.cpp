@@ -210,5 +210,24 @@ TEST_F(ApplierTest, OnAnAdoptedObjectOnlyFieldsEnvopOwnedAreTakenBack) {
   EXPECT_TRUE(forced(requests[3]));
 }
 
+// deletionPolicy Retain: what production does to let go of an object (not an apply of it
+// without labels): a merge patch that removes exactly envop's two ownership labels and
+// touches nothing else, the spec included.
+TEST_F(ApplierTest, RetainLetsGoByRemovingOnlyEnvopsOwnershipLabels) {
+  const ApplyOutcome outcome = applier_->disown(res::resourceQuotas(), "pro", "envop-quota");
+  EXPECT_FALSE(outcome.error);
+  const auto requests = transport_->requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "PATCH");
+  EXPECT_EQ(requests[0].contentType, "application/merge-patch+json");
+  EXPECT_EQ(requests[0].pathAndQuery.substr(0, requests[0].pathAndQuery.find('?')),
+            "/api/v1/namespaces/pro/resourcequotas/envop-quota");
+  EXPECT_EQ(
+      Json::parse(requests[0].body),
+      (Json{{"metadata",
+             {{"labels",
+               {{"app.kubernetes.io/managed-by", nullptr}, {"envop.io/environment", nullptr}}}}}}));
+}
+
 }  // namespace
 }  // namespace envop::environment

@@ -494,3 +494,35 @@ TEST_F(ChartSourceTest, AWipedRegistryConfigIsLoggedInAgain) {
 
 }  // namespace
 }  // namespace envop::environment
+
+namespace envop::environment {
+namespace {
+
+// The Harbor part keeps Harbor's CA in its pull Secret (key ca.crt): helm checks the registry's
+// certificate against it on login and on every chart command.
+TEST_F(ChartSourceTest, ACaInTheCredentialsSecretIsHelmsCaFile) {
+  nlohmann::json secret = dockerConfigSecret(
+      "pro", "charts", {{kHost, {{"username", "robot"}, {"password", kPassword}}}}, "1");
+  secret["data"]["ca.crt"] =
+      "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==";  // "-----BEGIN CERTIFICATE-----\n"
+  server_->put("/api/v1/namespaces/pro/secrets/charts", secret);
+  const ChartResolution r = source_->resolve("pro", "pro", privateCharts(), oci());
+  ASSERT_TRUE(std::holds_alternative<ChartAvailable>(r)) << std::get<ChartUnavailable>(r).message;
+  const std::string caFile = std::get<ChartAvailable>(r).ref.caFile;
+  ASSERT_FALSE(caFile.empty());
+  std::ifstream in(caFile);
+  const std::string pem((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(pem, "-----BEGIN CERTIFICATE-----\n");
+  const auto calls = fake_->calls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].flag("--ca-file"), caFile) << "the login checks Harbor's certificate";
+  EXPECT_EQ(calls[1].flag("--ca-file"), caFile) << "and so does show chart";
+  const helm::Args upgrade =
+      helm::upgradeInstallArgs("web", "pro", std::get<ChartAvailable>(r).ref, "", {}, 60s);
+  EXPECT_THAT(upgrade.argv, ::testing::Contains(caFile));
+  source_->forget("pro");
+  EXPECT_FALSE(fs::exists(caFile));
+}
+
+}  // namespace
+}  // namespace envop::environment

@@ -1,6 +1,7 @@
 #include "controller/runtime/event_recorder.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/metric_family.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -11,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "controller/util/metrics.h"
 
 namespace envop::runtime {
 namespace {
@@ -319,6 +322,28 @@ TEST_F(EventRecorderTest, FlushWaitsForCoalescedRepeatsToFallDue) {
   auto requests = transport_->requests();
   ASSERT_EQ(requests.size(), 2u);
   EXPECT_EQ(Json::parse(requests[1].body)["series"]["count"], 2);
+}
+
+double eventsPending() {
+  for (const prometheus::MetricFamily& f : util::metricsRegistry().Collect()) {
+    if (f.name == "envop_events_pending" && !f.metric.empty()) return f.metric[0].gauge.value;
+  }
+  return -1;
+}
+
+// envop_events_pending tells a waiting test (or a dashboard) that a coalesced repeat is still to
+// be written, which a quiet API server does not.
+TEST_F(EventRecorderTest, PendingGaugeCountsCoalescedRepeatsUntilWritten) {
+  EventRecorder recorder(client_, kDefaultReportingController, "envop-0", clock_);
+  recorder.record(configMap(), "Warning", "ApplyFailed", "Apply", "boom");
+  ASSERT_TRUE(recorder.flush());
+  EXPECT_EQ(eventsPending(), 0);
+  recorder.record(configMap(), "Warning", "ApplyFailed", "Apply", "boom");
+  EXPECT_FALSE(recorder.flush(milliseconds(50)));
+  EXPECT_EQ(eventsPending(), 1);
+  clock_->advance(seconds(1));
+  ASSERT_TRUE(recorder.flush());
+  EXPECT_EQ(eventsPending(), 0);
 }
 
 TEST_F(EventRecorderTest, DropsWhenTheQueueIsFullInsteadOfBlocking) {

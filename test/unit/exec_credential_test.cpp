@@ -36,6 +36,14 @@ TEST(ParseRfc3339Test, ReadsUtcFractionsAndOffsets) {
   EXPECT_FALSE(parseRfc3339("tomorrow"));
 }
 
+// Found by test/fuzz/kubeconfig_fuzzer in CI: an expiry in the year 1014 overflowed the
+// nanosecond clock (UBSan); a year the clock cannot hold is refused.
+TEST(ParseRfc3339Test, AYearTheClockCannotHoldIsRefused) {
+  EXPECT_FALSE(parseRfc3339("1014-01-01T00:00:00Z").has_value());
+  EXPECT_FALSE(parseRfc3339("4052-01-01T00:00:00Z").has_value());
+  EXPECT_TRUE(parseRfc3339("2261-12-31T00:00:00Z").has_value());
+}
+
 TEST(ParseExecCredentialTest, ReadsATokenAndItsExpiry) {
   const auto parsed = parseExecCredential(
       credentialJson({{"token", "tok-123"}, {"expirationTimestamp", "2026-12-01T10:15:00Z"}}), kV1,

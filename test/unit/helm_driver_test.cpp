@@ -290,6 +290,8 @@ TEST(HelmDriver, IsolatesHelmStateAndUsesTheControllerKubeconfig) {
   EXPECT_EQ(env.at("HELM_DATA_HOME"), "/var/lib/envop/helm/data");
   EXPECT_EQ(env.at("HELM_REGISTRY_CONFIG"), "/var/lib/envop/helm/config/registry/config.json");
   EXPECT_EQ(env.at("KUBECONFIG"), "/etc/envop/kubeconfig");
+  // Not $HOME/.kube/cache: read-only in the image, a human's own on a workstation.
+  EXPECT_EQ(env.at("KUBECACHEDIR"), "/var/lib/envop/helm/cache/kube");
 }
 
 TEST(HelmDriver, FailsWithoutThrowingAndCountsEveryLabelSet) {

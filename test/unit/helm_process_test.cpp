@@ -164,5 +164,48 @@ TEST(HelmProcess, TheStartGateRefusesNewChildrenWhileItSaysNo) {
   EXPECT_EQ(ran.out, "ran\n");
 }
 
+// An Environment deleted while its install runs: the run's token kills the helm child and
+// what it spawned, well before the deadline, and nothing starts under a set token.
+TEST(HelmProcess, ACancelledTokenKillsTheChildsGroupAndStartsNothing) {
+  auto token = std::make_shared<CancelToken>();
+  const auto pidFile =
+      std::filesystem::temp_directory_path() / ("envop-cancel-" + std::to_string(::getpid()));
+  std::filesystem::remove(pidFile);
+  ProcessOutput out;
+  std::thread runner([&] {
+    CancelScope scope(token);
+    out = runProcess("/bin/sh",
+                     {"-c", "sleep 60 & echo $! > " + pidFile.string() + ".tmp && mv " +
+                                pidFile.string() + ".tmp " + pidFile.string() + "; wait"},
+                     {}, "", 120s);
+  });
+  ASSERT_TRUE(within(10s, [&] { return std::filesystem::exists(pidFile); }));
+  pid_t grandchild = 0;
+  std::ifstream(pidFile) >> grandchild;
+  std::filesystem::remove(pidFile);
+  const auto cancelled = std::chrono::steady_clock::now();
+  token->cancel();
+  runner.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - cancelled, 10s);
+  EXPECT_TRUE(out.cancelled);
+  EXPECT_FALSE(out.timedOut);
+  EXPECT_THAT(out.error, ::testing::HasSubstr("cancelled"));
+  ASSERT_GT(grandchild, 0);
+  const bool died = within(10s, [&] { return !alive(grandchild); });
+  if (!died) ::kill(grandchild, SIGKILL);
+  EXPECT_TRUE(died) << "the grandchild " << grandchild << " survived";
+
+  std::thread again([&] {
+    CancelScope scope(token);
+    out = runProcess("/bin/echo", {"ran"}, {}, "", 10s);
+  });
+  again.join();
+  EXPECT_TRUE(out.cancelled);
+  EXPECT_EQ(out.out, "");
+  // Outside the scope the thread's runs are not cancelled.
+  EXPECT_EQ(currentCancelToken(), nullptr);
+  EXPECT_EQ(runProcess("/bin/echo", {"ran"}, {}, "", 10s).out, "ran\n");
+}
+
 }  // namespace
 }  // namespace envop::helm

@@ -289,6 +289,30 @@ TEST(InformerKeepTest,
   informer.stop();
 }
 
+// A namespace envop has just made holds nothing the informer refused: a recheck of it has
+// nothing to find, so it neither lists nor ends the open watch (1,000 new namespaces made as
+// many lists and watch restarts of every informer that keeps by namespace).
+TEST(InformerKeepTest, ARecheckOfANamespaceWithNothingRefusedNeitherListsNorRestartsTheWatch) {
+  auto server = std::make_shared<ScriptedApiServer>();
+  server->setList("/api/v1/secrets", listOf({secretMeta("other", "x", "41")}, "42"));
+  auto namespaces = std::make_shared<Store>();
+  Informer informer(std::make_shared<kube::Client>(server),
+                    {.resource = kube::resources::secrets(),
+                     .metadataOnly = true,
+                     .keep = app::inEnvironmentNamespaceOrMadeByHelm(namespaces)});
+  informer.start();
+  ASSERT_TRUE(eventually([&] { return informer.hasSynced(); }));
+  ASSERT_TRUE(eventually([&] { return server->count("WATCH", "/api/v1/secrets") == 1; }));
+
+  namespaces->upsert(environmentNamespace("fresh"));
+  informer.recheckNamespace("fresh");
+  server->push("ADDED", secretMeta("fresh", "values", "43"));
+  ASSERT_TRUE(eventually([&] { return informer.store()->get("fresh/values") != nullptr; }));
+  EXPECT_EQ(server->count("LIST", "/api/v1/namespaces/fresh/secrets"), 0);
+  EXPECT_EQ(server->count("WATCH", "/api/v1/secrets"), 1);
+  informer.stop();
+}
+
 TEST(InformerKeepTest, ARecheckBeforeStartDoesNothing) {
   auto server = std::make_shared<ScriptedApiServer>();
   Informer informer(std::make_shared<kube::Client>(server),

@@ -14,8 +14,22 @@ TEST(OptionsTest, DefaultsMatchKubebuilderOperators) {
   EXPECT_EQ(parsed.options.healthProbeBindAddress, ":8081");
   EXPECT_EQ(parsed.options.leaderElectionId, "envop-controller-leader");
   EXPECT_FALSE(parsed.options.leaderElect);
-  EXPECT_EQ(parsed.options.maxConcurrentReconciles, 1);
+  EXPECT_EQ(parsed.options.maxConcurrentReconciles, 4);
+  EXPECT_EQ(parsed.options.maxConcurrentHelm, 8);
   EXPECT_EQ(parsed.options.logFormat, util::LogFormat::kJson);
+}
+
+TEST(OptionsTest, MaxConcurrentHelmIsAWholeNumberFrom1To256) {
+  const ParsedOptions parsed = parseOptions({"--max-concurrent-helm=3"});
+  ASSERT_EQ(parsed.outcome, Outcome::kRun) << parsed.error;
+  EXPECT_EQ(parsed.options.maxConcurrentHelm, 3);
+  for (const char* bad : {"--max-concurrent-helm=0", "--max-concurrent-helm=257",
+                          "--max-concurrent-helm=-1", "--max-concurrent-helm=8x"}) {
+    const ParsedOptions refused = parseOptions({bad});
+    EXPECT_EQ(refused.outcome, Outcome::kError) << bad;
+    EXPECT_NE(refused.error.find("--max-concurrent-helm"), std::string::npos) << refused.error;
+    EXPECT_NE(refused.error.find("from 1 to 256"), std::string::npos) << refused.error;
+  }
 }
 
 TEST(OptionsTest, AcceptsBothValueSpellingsAndSingleDash) {
@@ -88,7 +102,7 @@ TEST(OptionsTest, UsageListsEveryFlagOfTheContract) {
   for (const char* flag :
        {"--kubeconfig", "--metrics-bind-address", "--health-probe-bind-address", "--leader-elect",
         "--leader-election-namespace", "--leader-election-id", "--max-concurrent-reconciles",
-        "--log-format", "--log-level", "--namespace", "--help"}) {
+        "--max-concurrent-helm", "--log-format", "--log-level", "--namespace", "--help"}) {
     EXPECT_NE(text.find(flag), std::string::npos) << flag;
   }
 }

@@ -164,11 +164,52 @@ TEST(HelmStorageTest, NewestRevisionOfTheReleaseInItsNamespace) {
   EXPECT_EQ(superseded->revision, 10);
 }
 
+// A Secret's creationTimestamp with a short offset ("+1:2"): parseRfc3339 stepped six bytes
+// past the '+' whatever the offset's length and read beyond the end of the text (ASan: heap
+// buffer overflow). Every offset but exactly "hh:mm" is malformed.
+TEST(HelmStorageTest, Rfc3339OffsetsMustBeHhMm) {
+  for (const char* text :
+       {"2026-12-01T09:00:00+1:2", "2026-12-01T09:00:00+1:22", "2026-12-01T09:00:00+",
+        "2026-12-01T09:00:00-01", "2026-12-01T09:00:00+01:2", "2026-12-01T09:00:00+0a:00",
+        "2026-12-01T09:00:00+01-00"}) {
+    EXPECT_FALSE(parseRfc3339(text).has_value()) << text;
+  }
+  EXPECT_EQ(parseRfc3339("2026-12-01T10:00:00+01:00"), parseRfc3339("2026-12-01T09:00:00Z"));
+  // Found by test/fuzz/helm_output_fuzzer: a year past what system_clock holds (2262) overflowed
+  // (UBSan) instead of being refused.
+  EXPECT_FALSE(parseRfc3339("4052-12-01T09:00:00.123+01:00").has_value());
+  EXPECT_TRUE(parseRfc3339("2261-12-01T09:00:00Z").has_value());
+  EXPECT_EQ(parseRfc3339("2026-12-01T08:30:00-00:30"), parseRfc3339("2026-12-01T09:00:00Z"));
+}
+
 TEST(HelmStorageTest, ModifiedAtIsTheTimeOfAnUpdatedRecord) {
   auto store = std::make_shared<runtime::Store>();
   store->upsert(helmSecret("pro", "gateway", 2, "deployed", "1764579700"));
   EXPECT_EQ(HelmStorage(store).latest("pro", "gateway")->written,
             std::chrono::system_clock::from_time_t(1764579700));
+}
+
+// A modifiedAt no clock can hold is no time: the record reads as written at its creation.
+TEST(HelmStorageTest, AnUnrepresentableModifiedAtIsIgnored) {
+  auto store = std::make_shared<runtime::Store>();
+  store->upsert(helmSecret("pro", "gateway", 2, "deployed", "999999999999999"));
+  const auto latest = HelmStorage(store).latest("pro", "gateway");
+  ASSERT_TRUE(latest.has_value());
+  EXPECT_EQ(latest->revision, 2);
+}
+
+// Found by test/fuzz/helm_output_fuzzer in CI: a metadata field of the wrong type threw a
+// type_error out of latest(); such an object is skipped.
+TEST(HelmStorageTest, ASecretWithMalformedMetadataIsSkippedNotThrown) {
+  auto store = std::make_shared<runtime::Store>();
+  store->upsert(helmSecret("pro", "gateway", 2, "deployed", "1764579700"));
+  nlohmann::json odd = helmSecret("pro", "gateway", 3, "deployed", "1764579800");
+  odd["metadata"]["namespace"] = {{"not", "a string"}};
+  odd["metadata"]["name"] = "odd";
+  store->upsert(odd);
+  const auto latest = HelmStorage(store).latest("pro", "gateway");
+  ASSERT_TRUE(latest.has_value());
+  EXPECT_EQ(latest->revision, 2);
 }
 
 TEST(HelmStorageTest, Rfc3339) {

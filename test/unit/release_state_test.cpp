@@ -133,5 +133,41 @@ TEST(ReleaseStateTest, UpgradeThatFailedBeforeARevisionLeavesTheDeployedOneAlone
   expect(o, ReleaseState::kRemediationExhausted, ReleaseAction::kNone);
 }
 
+// A helm run envop started and that has not ended is observed state: whatever else is
+// observed, nothing is started beside it, and its own pending-* lock is never "recovered".
+TEST(ReleaseStateTest, ARunInFlightIsWaitedForWhateverElseIsObserved) {
+  std::vector<ReleaseObservation> cases;
+  cases.push_back(deployedInSync());
+  ReleaseObservation absent = deployedInSync();
+  absent.stored.reset();
+  cases.push_back(absent);
+  ReleaseObservation moved = deployedInSync();
+  moved.desiredDigest = "sha256:b";  // the spec changed while the upgrade runs
+  cases.push_back(moved);
+  ReleaseObservation oldLock = deployedInSync();
+  oldLock.stored = StoredRelease{.revision = 4, .status = "pending-upgrade", .written = kNow - 2h};
+  cases.push_back(oldLock);  // would be unlocked, but it is our own run's lock
+  ReleaseObservation drifted = deployedInSync();
+  drifted.drift = {"Deployment orders: /spec/replicas"};
+  cases.push_back(drifted);
+  ReleaseObservation exhausted = deployedInSync();
+  exhausted.stored->status = "failed";
+  exhausted.failure = FailureRecord{.digest = "sha256:a", .attempts = 9};
+  cases.push_back(exhausted);  // would be remediated
+  ReleaseObservation noChart = deployedInSync();
+  noChart.chartAvailable = false;
+  cases.push_back(noChart);
+  for (bool queued : {false, true}) {
+    for (ReleaseObservation o : cases) {
+      // Without the run each of these asks for something else (or nothing)...
+      const ReleaseDecision without = decideRelease(o);
+      EXPECT_NE(without.state, ReleaseState::kInFlight);
+      // ...with it, every one waits for its exit.
+      o.inFlight = InFlightRun{.queued = queued};
+      expect(o, ReleaseState::kInFlight, ReleaseAction::kWait);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace envop::environment

@@ -195,5 +195,22 @@ TEST(ValuesYaml, InvalidUtf8IsRejectedWithoutEcho) {
   EXPECT_NE(error.find("UTF-8"), std::string::npos) << error;
 }
 
+// Found by test/fuzz/values_fuzzer: yaml-cpp 0.7's LoadAll never returns on a flow collection
+// followed by a stray ',' (one empty document after another, until memory runs out), so a chart
+// rendering such a manifest hung a reconcile worker. It is invalid YAML, and says so at once.
+TEST(YamlDocuments, AStreamTheParserCannotFinishIsAnErrorNotAHang) {
+  for (const char* text : {"{\"resourcesits\":{\"cpu\":1}},\"keep\",\"keep\":true}", "{a: 1},",
+                           "[1, 2],\n", "---\n{a: 1},\n---\nb: 2\n"}) {
+    const auto docs = parseYamlDocuments(text, "manifest of release web");
+    ASSERT_TRUE(std::holds_alternative<std::string>(docs)) << text;
+    const std::string& error = std::get<std::string>(docs);
+    EXPECT_NE(error.find("manifest of release web: invalid YAML"), std::string::npos) << error;
+  }
+  // Streams of several documents, with markers and without a final newline, still load.
+  const auto docs = parseYamlDocuments("---\na: 1\n---\n{b: 2}\n...\n---\nc: [3]", "m");
+  ASSERT_TRUE(std::holds_alternative<std::vector<Json>>(docs)) << std::get<std::string>(docs);
+  EXPECT_EQ(std::get<std::vector<Json>>(docs).size(), 3u);
+}
+
 }  // namespace
 }  // namespace envop::environment

@@ -84,7 +84,11 @@ TEST_F(WatchMachineTest, ListsInPagesOf500ThenWatchesFromTheListResourceVersion)
 TEST_F(WatchMachineTest, WatchCacheAnswerIgnoringTheLimitIsASinglePage) {
   machine_.start();
   std::vector<nlohmann::json> items;
-  for (int i = 0; i < 1200; ++i) items.push_back(object("o" + std::to_string(i), "5"));
+  for (int i = 0; i < 1200; ++i) {
+    std::string name = "o";  // appended: "o" + std::string trips GCC 12's -Wrestrict at -O3
+    name += std::to_string(i);
+    items.push_back(object(name, "5"));
+  }
   const WatchStep step = syncWith(std::move(items), "900");
   EXPECT_EQ(step.deltas.size(), 1200u);
   EXPECT_TRUE(machine_.hasSynced());

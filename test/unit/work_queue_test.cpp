@@ -28,7 +28,14 @@ class RecordingMetrics final : public WorkQueueMetrics {
   void onQueueDuration(double s) noexcept override { queueDurations.push_back(s); }
   void onWorkDuration(double s) noexcept override { workDurations.push_back(s); }
   void onRetry() noexcept override { ++retries; }
+  void onDelayed(std::size_t keys, std::optional<util::TimePoint> earliest,
+                 util::TimePoint now) noexcept override {
+    delayedKeys = keys;
+    dueIn = earliest ? std::optional(*earliest - now) : std::nullopt;
+  }
 
+  std::size_t delayedKeys = 0;
+  std::optional<util::Duration> dueIn;
   std::vector<std::size_t> depths;
   int adds = 0;
   std::vector<double> queueDurations;
@@ -278,6 +285,29 @@ TEST(WorkQueueMetricsTest, CountAKeyAddedWhileProcessingOnce) {
   // Queued from its second add, not from the first one.
   EXPECT_EQ(metrics->queueDurations, (std::vector<double>{0.0, 4.0}));
   EXPECT_EQ(metrics->depths.back(), 0u);
+}
+
+// workqueue_depth leaves delayed keys out; without this report a retry due in a second looks
+// like an idle controller.
+TEST(WorkQueueMetricsTest, ReportDelayedKeysAndWhenTheEarliestIsDue) {
+  auto clock = std::make_shared<util::FakeClock>();
+  auto metrics = std::make_shared<RecordingMetrics>();
+  WorkQueueCore queue(clock, nullptr, metrics);
+
+  queue.addAfter("resync", seconds(600));
+  queue.addAfter("retry", seconds(2));
+  EXPECT_EQ(metrics->delayedKeys, 2u);
+  EXPECT_EQ(metrics->dueIn, util::Duration(seconds(2)));
+  EXPECT_TRUE(metrics->depths.empty()) << "a delayed key is not in workqueue_depth";
+
+  clock->advance(seconds(3));
+  ASSERT_EQ(queue.tryGet(), Key("retry"));
+  EXPECT_EQ(metrics->delayedKeys, 1u);
+  EXPECT_EQ(metrics->dueIn, util::Duration(seconds(597)));
+
+  queue.shutDown();
+  EXPECT_EQ(metrics->delayedKeys, 0u);
+  EXPECT_EQ(metrics->dueIn, std::nullopt);
 }
 
 TEST(WorkQueueMetricsTest, CountRetriesAndTimeDelayedKeysFromReadiness) {

@@ -8,3 +8,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/name: envop
 app.kubernetes.io/component: controller
 {{- end }}
+{{- /* The ClusterRole of release rights envop binds in each stage namespace. */ -}}
+{{- define "envop.releaseRole" -}}
+envop-releases
+{{- end }}
