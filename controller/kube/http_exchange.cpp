@@ -13,6 +13,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <limits>
 #include <optional>
 
 namespace envop::kube {
@@ -200,14 +201,14 @@ void HttpExchange::checkin(std::unique_ptr<Connection> connection) {
   idle_.push_back(std::move(connection));
 }
 
-ExchangeResponse HttpExchange::send(const ExchangeRequest& request) {
-  ExchangeResponse response;
+std::unique_ptr<HttpExchange::Connection> HttpExchange::begin(const ExchangeRequest& request,
+                                                              ExchangeResponse& response) {
   if (!configError_.empty()) {
     response.error = configError_;
-    return response;
+    return nullptr;
   }
   std::unique_ptr<Connection> c = checkout(request.freshConnection, response.error);
-  if (!c) return response;
+  if (!c) return nullptr;
   response.reusedConnection = c->used;
   const bool fresh = !c->used;
   c->used = true;
@@ -227,26 +228,21 @@ ExchangeResponse HttpExchange::send(const ExchangeRequest& request) {
 
   bool done = false;
   ErrorCode ec;
-  auto step = [&](Clock::time_point limit) {
-    return c->drive(done, std::min(request.deadline, limit));
-  };
   auto finish = [&](ErrorCode e, std::size_t = 0) {
     ec = e;
     done = true;
   };
-  auto inactivityLimit = [&] { return Clock::now() + request.inactivity; };
-  auto failed = [&](const char* what, bool inTime) {
+  auto step = [&](const char* what) {
+    const bool inTime = c->drive(done, std::min(request.deadline, Clock::now() + request.inactivity));
+    if (inTime && !ec) return true;
     response.timedOut = !inTime && Clock::now() >= request.deadline;
     response.error =
         std::string(what) + ": " + (inTime ? ec.message() : std::string("no progress in time"));
-    return response;
+    return false;
   };
-
   if (fresh && c->tls) {
-    done = false;
     c->tls->async_handshake(asio::ssl::stream_base::client, finish);
-    const bool inTime = step(inactivityLimit());
-    if (!inTime || ec) return failed("TLS handshake", inTime);
+    if (!step("TLS handshake")) return nullptr;
   }
   done = false;
   if (c->tls) {
@@ -254,9 +250,33 @@ ExchangeResponse HttpExchange::send(const ExchangeRequest& request) {
   } else {
     http::async_write(c->socket, req, finish);
   }
-  if (const bool inTime = step(inactivityLimit()); !inTime || ec) {
-    return failed("sending the request", inTime);
+  if (!step("sending the request")) return nullptr;
+  return c;
+}
+
+namespace {
+
+template <class Fields>
+void copyHeaders(const Fields& fields, ExchangeResponse& response) {
+  for (const auto& field : fields) {
+    std::string& slot = response.headers[lower(std::string(field.name_string()))];
+    slot += (slot.empty() ? "" : ", ") + std::string(field.value());
   }
+}
+
+}  // namespace
+
+ExchangeResponse HttpExchange::send(const ExchangeRequest& request) {
+  ExchangeResponse response;
+  std::unique_ptr<Connection> c = begin(request, response);
+  if (!c) return response;
+
+  bool done = false;
+  ErrorCode ec;
+  auto finish = [&](ErrorCode e, std::size_t = 0) {
+    ec = e;
+    done = true;
+  };
   http::response_parser<http::string_body> parser;
   parser.body_limit(kBodyLimit);
   // A HEAD answer carries the Content-Length of the body it leaves out (Harbor's project
@@ -270,18 +290,136 @@ ExchangeResponse HttpExchange::send(const ExchangeRequest& request) {
     } else {
       http::async_read_some(c->socket, c->buffer, parser, finish);
     }
-    if (const bool inTime = step(inactivityLimit()); !inTime || ec) {
-      return failed("reading the response", inTime);
+    const bool inTime =
+        c->drive(done, std::min(request.deadline, Clock::now() + request.inactivity));
+    if (!inTime || ec) {
+      response.timedOut = !inTime && Clock::now() >= request.deadline;
+      response.error = "reading the response: " +
+                       (inTime ? ec.message() : std::string("no progress in time"));
+      return response;
     }
   }
   http::response<http::string_body> res = parser.release();
   response.status = static_cast<int>(res.result_int());
-  for (const auto& field : res) {
-    std::string& slot = response.headers[lower(std::string(field.name_string()))];
-    slot += (slot.empty() ? "" : ", ") + std::string(field.value());
-  }
+  copyHeaders(res, response);
   response.body = std::move(res.body());
   if (res.keep_alive() && !request.freshConnection) checkin(std::move(c));
+  return response;
+}
+
+ExchangeResponse HttpExchange::stream(const ExchangeRequest& request,
+                                      const std::function<bool(std::string_view)>& onLine,
+                                      Cancellation& cancel) {
+  ExchangeResponse response;
+  if (cancel.cancelled()) return response;
+  std::unique_ptr<Connection> c = begin(request, response);
+  if (!c) return response;
+  // A cancel closes the socket on the thread that runs the connection's io_context (this one,
+  // inside drive()), so every pending read ends at once with an error.
+  Connection* raw = c.get();
+  const int subscription = cancel.subscribe([raw] {
+    asio::post(raw->ioc, [raw] {
+      ErrorCode ignored;
+      raw->socket.close(ignored);
+    });
+  });
+  bool done = false;
+  ErrorCode ec;
+  auto finish = [&](ErrorCode e, std::size_t = 0) {
+    ec = e;
+    done = true;
+  };
+  auto read = [&](auto& parser, auto readOp) {
+    done = false;
+    readOp(parser);
+    const bool inTime =
+        c->drive(done, std::min(request.deadline, Clock::now() + request.inactivity));
+    if (!inTime) {
+      response.timedOut = Clock::now() >= request.deadline;
+      response.error = "reading the watch stream: no progress in time";
+      return false;
+    }
+    return !ec || ec == http::error::need_buffer;
+  };
+  auto readHeader = [&](auto& parser) {
+    if (c->tls) {
+      http::async_read_header(*c->tls, c->buffer, parser, finish);
+    } else {
+      http::async_read_header(c->socket, c->buffer, parser, finish);
+    }
+  };
+  auto readBody = [&](auto& parser) {
+    if (c->tls) {
+      http::async_read(*c->tls, c->buffer, parser, finish);
+    } else {
+      http::async_read(c->socket, c->buffer, parser, finish);
+    }
+  };
+  // What has arrived, however little: a watch event must not wait for the next one.
+  auto readSome = [&](auto& parser) {
+    if (c->tls) {
+      http::async_read_some(*c->tls, c->buffer, parser, finish);
+    } else {
+      http::async_read_some(c->socket, c->buffer, parser, finish);
+    }
+  };
+
+  bool clean = false;  // the body ended by itself: the connection may carry another request
+  http::response_parser<http::buffer_body> parser;
+  // A watch streams for as long as its timeoutSeconds: no limit. (Not boost::none: Boost 1.74
+  // compares a Content-Length with an empty limit as exceeding it.)
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  if (read(parser, readHeader)) {
+    response.status = static_cast<int>(parser.get().result_int());
+    copyHeaders(parser.get(), response);
+    if (response.status < 200 || response.status >= 300) {
+      // The error's body (a metav1.Status), whole.
+      http::response_parser<http::string_body> whole(std::move(parser));
+      whole.body_limit(kBodyLimit);
+      if (read(whole, readBody)) {
+        response.body = std::move(whole.get().body());
+        clean = whole.is_done() && whole.get().keep_alive();
+      }
+    } else {
+      std::string pending;  // a line not yet ended
+      char chunk[16 * 1024];
+      bool more = true;
+      while (more && !parser.is_done()) {
+        parser.get().body().data = chunk;
+        parser.get().body().size = sizeof chunk;
+        if (!read(parser, readSome)) {
+          if (response.error.empty()) {
+            response.error = "reading the watch stream: " + ec.message();
+          }
+          response.status = 0;
+          break;
+        }
+        pending.append(chunk, sizeof chunk - parser.get().body().size);
+        std::size_t start = 0;
+        for (std::size_t nl; more && (nl = pending.find('\n', start)) != std::string::npos;
+             start = nl + 1) {
+          std::string_view line(pending.data() + start, nl - start);
+          if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+          if (!line.empty()) more = onLine(line);
+        }
+        pending.erase(0, std::min(start, pending.size()));
+      }
+      if (more && parser.is_done() && !pending.empty()) onLine(pending);  // no final newline
+      clean = more && parser.is_done() && parser.get().keep_alive();
+    }
+  } else if (response.error.empty()) {
+    response.error = "reading the watch response: " + ec.message();
+  }
+  cancel.unsubscribe(subscription);
+  if (cancel.cancelled()) {
+    // Ended by the cancel, not by the server: no error, and the connection (closed, or with a
+    // close still queued on its io_context) is not reused.
+    response.status = 0;
+    response.error.clear();
+    response.timedOut = false;
+    return response;
+  }
+  if (clean && !request.freshConnection) checkin(std::move(c));
   return response;
 }
 

@@ -13,12 +13,16 @@
 
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
+
+#include "controller/kube/cancellation.h"
 
 namespace envop::kube {
 
@@ -63,6 +67,15 @@ class HttpExchange final {
   HttpExchange& operator=(const HttpExchange&) = delete;
 
   ExchangeResponse send(const ExchangeRequest& request);
+  // A request whose 2xx answer is a stream of lines (a watch): onLine gets each non-empty line
+  // as it arrives, on this thread, until the server ends the body, onLine returns false, or
+  // `cancel` fires (which closes the connection under the wait). A non-2xx answer is read
+  // whole into `body`. `inactivity` bounds each wait for data. The connection goes back to the
+  // pool only when the body ended by itself; `status` stays 0 with an `error` when the
+  // connection failed mid-stream, and also after a cancel (with no error).
+  ExchangeResponse stream(const ExchangeRequest& request,
+                          const std::function<bool(std::string_view line)>& onLine,
+                          Cancellation& cancel);
   // Closes every idle connection: the next request connects afresh (after an apiserver
   // restart, or when a new client certificate must be presented).
   void dropIdle();
@@ -72,10 +85,15 @@ class HttpExchange final {
   // Why the configuration could not be used ("" when it can): a bad URL, CA or key. Every
   // send() then fails with it.
   const std::string& configError() const { return configError_; }
+  // host[:port] as the server URL names it (the Host header, and the metrics' host label).
+  const std::string& authority() const { return hostHeader_; }
 
  private:
   struct Connection;
   std::unique_ptr<Connection> checkout(bool fresh, std::string& error);
+  // Takes a connection and sends the request on it (the TLS handshake first on a new one):
+  // null, with response.error (and timedOut) set, when that failed.
+  std::unique_ptr<Connection> begin(const ExchangeRequest& request, ExchangeResponse& response);
   void checkin(std::unique_ptr<Connection> connection);
   std::shared_ptr<boost::asio::ssl::context> makeContext(const std::string& certPem,
                                                          const std::string& keyPem,

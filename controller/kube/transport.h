@@ -1,7 +1,7 @@
 // Transport is the one seam between envop and an HTTP library: it sends a request to
 // the API server and returns the response, or streams a response line by line (a
 // watch). The REST client above it knows Kubernetes; the transport knows only HTTP,
-// so it can be swapped (cpprestsdk today) or faked. Transports never throw.
+// so it can be swapped (Boost.Beast today, through HttpExchange) or faked. Transports never throw.
 #pragma once
 
 #include <chrono>
@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "controller/kube/cancellation.h"
 #include "controller/kube/config.h"
 
 namespace envop::kube {
@@ -56,24 +57,6 @@ struct HttpResponse {
 // retry is for (an apiserver that restarted under our keep-alive pool).
 bool retryableWithoutAnswer(const HttpRequest& request);
 
-// Lets another thread stop a stream (a watch) that is blocked waiting for data.
-class Cancellation final {
- public:
-  void cancel();
-  bool cancelled() const;
-  // Runs onCancel at once when already cancelled; the returned id removes it. Callbacks
-  // must be quick and must not call back into this Cancellation.
-  int subscribe(std::function<void()> onCancel);
-  // Returns once the callback is removed and not running.
-  void unsubscribe(int id);
-
- private:
-  mutable std::mutex mu_;
-  bool cancelled_ = false;
-  int next_ = 0;
-  std::map<int, std::function<void()>> callbacks_;
-};
-
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -89,8 +72,8 @@ class Transport {
 };
 using TransportPtr = std::shared_ptr<Transport>;
 
-// The transport. Requests and their answers go over HttpExchange (Boost.Beast) on the calling
-// thread with keep-alive connections and one TLS context; watches stream over cpprestsdk.
+// The transport: requests and watches go over HttpExchange (Boost.Beast) on the calling thread,
+// with keep-alive connections and one TLS context.
 // Trusts only the configured CA, presents the client certificate from memory, and re-reads a
 // file-backed token once on a 401. A request that got no answer is retried once on a fresh
 // connection when retryableWithoutAnswer allows it and it did not time out (its caller's time

@@ -6,9 +6,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
+#include <utility>
 
 namespace envop::fakes {
 namespace {
@@ -43,7 +46,14 @@ std::string readRequest(int fd) {
 
 }  // namespace
 
-SilentHttpServer::SilentHttpServer(Mode mode, int answered) : mode_(mode), answerFirst_(answered) {
+SilentHttpServer::SilentHttpServer(Mode mode, int answered)
+    : SilentHttpServer(
+          mode, std::vector<Answer>(static_cast<std::size_t>(std::max(answered, 0)),
+                                    Answer{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                           "Content-Length: 2\r\n\r\n{}"})) {}
+
+SilentHttpServer::SilentHttpServer(Mode mode, std::vector<Answer> answers)
+    : mode_(mode), answers_(std::move(answers)) {
   listenFd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   if (listenFd_ < 0) throw std::runtime_error("socket() failed");
   sockaddr_in addr{};
@@ -110,14 +120,11 @@ void SilentHttpServer::converse(int fd) {
   for (;;) {
     const std::string method = readRequest(fd);
     if (method.empty()) return;
-    bool answer = false;
+    std::optional<Answer> answer;
     {
       std::lock_guard lock(mu_);
       ++received_[method];
-      if (answered_ < answerFirst_) {
-        ++answered_;
-        answer = true;
-      }
+      if (answered_ < answers_.size()) answer = answers_[answered_++];
     }
     // Counted before the client can notice anything: it sees the answer, the close or its own
     // timeout only after this point.
@@ -126,11 +133,14 @@ void SilentHttpServer::converse(int fd) {
       if (mode_ == Mode::kCloseWithoutAnswer) ::shutdown(fd, SHUT_RDWR);
       return;
     }
-    static constexpr char kOk[] =
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+    std::string raw = answer->raw;
     // A HEAD answer says how long the body would be and leaves it out (RFC 9110 9.3.2).
-    const std::size_t length = method == "HEAD" ? sizeof kOk - 3 : sizeof kOk - 1;
-    if (::send(fd, kOk, length, MSG_NOSIGNAL) < 0) return;
+    if (method == "HEAD") raw = raw.substr(0, raw.find("\r\n\r\n") + 4);
+    if (::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL) < 0) return;
+    if (answer->closeAfter) {
+      ::shutdown(fd, SHUT_RDWR);
+      return;
+    }
   }
 }
 

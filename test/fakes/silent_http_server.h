@@ -2,8 +2,9 @@
 // it either closes the connection (the response was lost, as when an apiserver dies mid-request)
 // or holds it open (an apiserver that hangs). The first `answered` requests get a keep-alive
 // 200 "{}" instead, so that a client has a pooled connection to reuse. It counts the requests
-// that arrived by method, so a test can tell whether a client sent a request twice. Binds
-// 127.0.0.1:0; one thread per connection.
+// that arrived by method, so a test can tell whether a client sent a request twice. Or the first
+// requests get the raw answers given (a watch's chunked stream, an error), each optionally
+// followed by closing the connection. Binds 127.0.0.1:0; one thread per connection.
 #pragma once
 
 #include <atomic>
@@ -18,8 +19,13 @@ namespace envop::fakes {
 class SilentHttpServer final {
  public:
   enum class Mode { kCloseWithoutAnswer, kHoldWithoutAnswer };
+  struct Answer {
+    std::string raw;  // status line, headers and body as sent
+    bool closeAfter = false;
+  };
 
   explicit SilentHttpServer(Mode mode, int answered = 0);
+  SilentHttpServer(Mode mode, std::vector<Answer> answers);
   ~SilentHttpServer();
   SilentHttpServer(const SilentHttpServer&) = delete;
   SilentHttpServer& operator=(const SilentHttpServer&) = delete;
@@ -36,8 +42,8 @@ class SilentHttpServer final {
   void converse(int fd);
 
   Mode mode_;
-  int answerFirst_;
-  int answered_ = 0;
+  std::vector<Answer> answers_;
+  std::size_t answered_ = 0;
   int listenFd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};

@@ -1,9 +1,14 @@
 // The transport's answer to a request that got no answer: what is retried, what is not, and the
-// per-request deadline. Against a loopback server that reads requests and never answers, so
+// per-request deadline; and a watch's stream: lines as they arrive, a cancel, an error answer, a
+// stream cut short. Against a loopback server that reads requests and answers only as told, so
 // the test counts what really arrived.
 #include "controller/kube/transport.h"
 
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <future>
+#include <thread>
 
 #include "test/fakes/silent_http_server.h"
 
@@ -125,6 +130,144 @@ TEST(TransportTest, ARequestThatOutlivesItsTimeoutIsAbandonedAndNotRetried) {
       transport->send({.method = "GET", .pathAndQuery = "/version", .timeout = 1s});
   EXPECT_TRUE(get.timedOut);
   EXPECT_EQ(server.received("GET"), 1);
+}
+
+
+// A chunked 200 whose body is `chunks`, each one HTTP chunk; `end`: the last chunk follows.
+std::string chunked(const std::vector<std::string>& chunks, bool end) {
+  std::string raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n";
+  for (const std::string& c : chunks) {
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx\r\n", c.size());
+    raw += size + c + "\r\n";
+  }
+  if (end) raw += "0\r\n\r\n";
+  return raw;
+}
+
+HttpRequest watch() {
+  return {.method = "GET",
+          .pathAndQuery = "/api/v1/namespaces?watch=true&timeoutSeconds=300",
+          .timeout = 300s};
+}
+
+TEST(TransportStreamTest, LinesArriveWholeWhereverTheChunksSplitThemAndTheConnectionIsReused) {
+  SilentHttpServer server(
+      SilentHttpServer::Mode::kCloseWithoutAnswer,
+      {{chunked({R"({"type":"ADDED"})" "\n" R"({"ty)", R"(pe":"MODIFIED"})" "\r\n\n",
+                 R"({"type":"BOOKMARK"})"},
+                /*end=*/true)},
+       {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"}});
+  const TransportPtr transport = makeTransport(Config{.server = server.url()});
+  Cancellation cancel;
+  std::vector<std::string> lines;
+  const HttpResponse response = transport->stream(
+      watch(),
+      [&](std::string_view line) {
+        lines.emplace_back(line);
+        return true;
+      },
+      cancel);
+  EXPECT_EQ(response.status, 200) << response.error;
+  EXPECT_EQ(lines, (std::vector<std::string>{R"({"type":"ADDED"})", R"({"type":"MODIFIED"})",
+                                             R"({"type":"BOOKMARK"})"}));
+  // The stream ended by itself: its connection carries the next request.
+  EXPECT_EQ(transport->send({.method = "GET", .pathAndQuery = "/version"}).status, 200);
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(TransportStreamTest, ACancelEndsAWaitingStreamAtOnceWithoutAnError) {
+  SilentHttpServer server(SilentHttpServer::Mode::kHoldWithoutAnswer,
+                          {{chunked({"{\"type\":\"ADDED\"}\n"}, /*end=*/false)}});
+  const TransportPtr transport = makeTransport(Config{.server = server.url()});
+  Cancellation cancel;
+  std::promise<void> firstLine;
+  std::future<HttpResponse> streamed = std::async(std::launch::async, [&] {
+    return transport->stream(
+        watch(),
+        [&](std::string_view) {
+          firstLine.set_value();
+          return true;
+        },
+        cancel);
+  });
+  firstLine.get_future().wait();
+  // The server holds the stream open: only the cancel can end the wait (a watch's own bound is
+  // 330 s, the test's timeout far less).
+  cancel.cancel();
+  const HttpResponse response = streamed.get();
+  EXPECT_EQ(response.status, 0);
+  EXPECT_EQ(response.error, "");
+  EXPECT_FALSE(response.timedOut);
+}
+
+TEST(TransportStreamTest, AnErrorAnswerIsReadWholeWithItsStatus) {
+  const std::string status =
+      R"({"kind":"Status","status":"Failure","reason":"Expired","code":410})";
+  SilentHttpServer server(SilentHttpServer::Mode::kCloseWithoutAnswer,
+                          {{"HTTP/1.1 410 Gone\r\nContent-Type: application/json\r\n"
+                            "Content-Length: " +
+                            std::to_string(status.size()) + "\r\n\r\n" + status}});
+  const TransportPtr transport = makeTransport(Config{.server = server.url()});
+  Cancellation cancel;
+  int lines = 0;
+  const HttpResponse response = transport->stream(
+      watch(),
+      [&](std::string_view) {
+        ++lines;
+        return true;
+      },
+      cancel);
+  EXPECT_EQ(response.status, 410) << response.error;
+  EXPECT_EQ(response.body, status);
+  EXPECT_EQ(lines, 0);
+}
+
+TEST(TransportStreamTest, AStreamCutShortIsANetworkErrorAfterTheLinesThatArrived) {
+  // The apiserver killed mid-watch: the lines before are delivered, then no status (status 0
+  // and an error), which the watch machine takes as a network failure and resumes from the
+  // last resourceVersion it saw.
+  SilentHttpServer server(
+      SilentHttpServer::Mode::kCloseWithoutAnswer,
+      {{chunked({"{\"type\":\"ADDED\"}\n{\"type\":\"MOD"}, /*end=*/false), /*closeAfter=*/true}});
+  const TransportPtr transport = makeTransport(Config{.server = server.url()});
+  Cancellation cancel;
+  std::vector<std::string> lines;
+  const HttpResponse response = transport->stream(
+      watch(),
+      [&](std::string_view line) {
+        lines.emplace_back(line);
+        return true;
+      },
+      cancel);
+  EXPECT_EQ(response.status, 0);
+  EXPECT_FALSE(response.error.empty());
+  EXPECT_EQ(lines, std::vector<std::string>{"{\"type\":\"ADDED\"}"});
+  // Delivered lines mean the request was answered: not sent again.
+  EXPECT_EQ(server.received("GET"), 1);
+}
+
+TEST(TransportStreamTest, AWatchAfterTheServerClosedThePooledConnectionIsAnswered) {
+  // The first GET leaves a keep-alive connection in the pool, which the server then closes
+  // (an apiserver restarted): the watch finds it dead before any answer and is sent once more.
+  SilentHttpServer server(
+      SilentHttpServer::Mode::kCloseWithoutAnswer,
+      {{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", /*closeAfter=*/true},
+       {chunked({"{\"type\":\"ADDED\"}\n"}, /*end=*/true)}});
+  const TransportPtr transport = makeTransport(Config{.server = server.url()});
+  ASSERT_EQ(transport->send({.method = "GET", .pathAndQuery = "/version"}).status, 200);
+  Cancellation cancel;
+  int lines = 0;
+  const HttpResponse response = transport->stream(
+      watch(),
+      [&](std::string_view) {
+        ++lines;
+        return true;
+      },
+      cancel);
+  EXPECT_EQ(response.status, 200) << response.error;
+  EXPECT_EQ(lines, 1);
 }
 
 }  // namespace
