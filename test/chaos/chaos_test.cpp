@@ -7,8 +7,9 @@
 // Knobs (environment): CHAOS_SEED, CHAOS_FAULTS (default 12, which holds every kind of fault; `make
 // chaos` runs 40), CHAOS_CONVERGE_SECONDS (the convergence bound, default 300), CHAOS_QUIET_SECONDS
 // (the final quiet window, default 30), CHAOS_ROUND_QUIET_SECONDS (after each round, default 5),
-// CHAOS_OUTAGE_SECONDS (registry/Harbor down, default 60), CHAOS_CREDENTIALS (admin, the
-// default, or chart-sa: the controllers run with the token of the chart's ServiceAccount),
+// CHAOS_OUTAGE_SECONDS (registry/Harbor down, default 60), CHAOS_CREDENTIALS (chart-sa, the
+// default: the controllers run with the token of the chart's ServiceAccount and its RBAC; or
+// admin: a cluster-admin kubeconfig),
 // CHAOS_REPORT (where the figures go as JSON; default build/chaos-report-<seed>.json).
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -183,7 +184,7 @@ class ChaosRun {
     startProxy();
     harbor_ = std::make_unique<TestHarbor>(cluster_->dir() + "/harbor");
     harbor_->installCredentials(*cluster_);
-    controllerKubeconfig_ = makeControllerKubeconfig(envOr("CHAOS_CREDENTIALS", "admin"));
+    controllerKubeconfig_ = makeControllerKubeconfig(envOr("CHAOS_CREDENTIALS", "chart-sa"));
     for (int i = 0; i < 2; ++i) {
       replicas_.push_back({.name = "envop-chaos-" + std::string(1, char('a' + i))});
       startReplica(replicas_.back());
@@ -339,14 +340,10 @@ class ChaosRun {
     const CommandResult applied = cluster_->apply(rendered.out);
     if (applied.exitCode != 0)
       throw std::runtime_error("applying the chart's RBAC: " + applied.err);
-    // A controller that binds its release rights per stage namespace (least privilege) is told
+    // The controller binds its release rights per stage namespace (least privilege): told
     // which ClusterRole and which ServiceAccount, as the chart's Deployment tells it.
-    const CommandResult help =
-        runCommand({std::string(ENVOP_BINARY_DIR) + "/controller/envop-controller", "--help"});
-    if ((help.out + help.err).find("--release-cluster-role") != std::string::npos) {
-      credentialFlags_ = {"--release-cluster-role=envop-releases",
-                          "--service-account-name=envop-controller"};
-    }
+    credentialFlags_ = {"--release-cluster-role=envop-releases",
+                        "--service-account-name=envop-controller"};
     const CommandResult token = cluster_->kubectl(
         {"create", "token", "envop-controller", "-n", "envop-system", "--duration", "6h"});
     if (token.exitCode != 0) throw std::runtime_error("kubectl create token: " + token.err);
@@ -1229,7 +1226,7 @@ class ChaosRun {
         {"rollbacksAfterHelmDeath", rollbacksAccounted_ + expectedRollbacks_.size()},
         {"failedRevisions", failedRevisions_.size()},
         {"wallSeconds", wall},
-        {"credentials", envOr("CHAOS_CREDENTIALS", "admin")}};
+        {"credentials", envOr("CHAOS_CREDENTIALS", "chart-sa")}};
     const std::string path =
         envOr("CHAOS_REPORT",
               std::string(ENVOP_BINARY_DIR) + "/chaos-report-" + std::to_string(seed_) + ".json");
