@@ -233,7 +233,8 @@ std::unique_ptr<HttpExchange::Connection> HttpExchange::begin(const ExchangeRequ
     done = true;
   };
   auto step = [&](const char* what) {
-    const bool inTime = c->drive(done, std::min(request.deadline, Clock::now() + request.inactivity));
+    const bool inTime =
+        c->drive(done, std::min(request.deadline, Clock::now() + request.inactivity));
     if (inTime && !ec) return true;
     response.timedOut = !inTime && Clock::now() >= request.deadline;
     response.error =
@@ -294,8 +295,8 @@ ExchangeResponse HttpExchange::send(const ExchangeRequest& request) {
         c->drive(done, std::min(request.deadline, Clock::now() + request.inactivity));
     if (!inTime || ec) {
       response.timedOut = !inTime && Clock::now() >= request.deadline;
-      response.error = "reading the response: " +
-                       (inTime ? ec.message() : std::string("no progress in time"));
+      response.error =
+          "reading the response: " + (inTime ? ec.message() : std::string("no progress in time"));
       return response;
     }
   }

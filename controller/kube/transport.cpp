@@ -97,8 +97,7 @@ class BeastTransport final : public Transport {
       // Sent with every request rather than after a challenge: Harbor answers an anonymous
       // request to a public project as anonymous instead of asking for credentials.
       const std::string userpass = config_.username + ":" + config_.password;
-      headers.emplace_back("Authorization",
-                           "Basic " + encodeBase64(userpass));
+      headers.emplace_back("Authorization", "Basic " + encodeBase64(userpass));
     }
     for (const auto& header : request.headers) headers.push_back(header);
     return headers;

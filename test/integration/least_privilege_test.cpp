@@ -200,23 +200,29 @@ spec:
   for (int i = 0; i < 2; ++i) {
     const Json before = cluster_->get({"resourcequota", "envop-quota", "-n", "lp"});
     ASSERT_TRUE(before.is_object());
-    ASSERT_EQ(cluster_->kubectl({"delete", "resourcequota", "envop-quota", "-n", "lp"}).exitCode, 0);
-    ASSERT_TRUE(within(bound(60s), [&] {
-      const Json back = cluster_->get({"resourcequota", "envop-quota", "-n", "lp"});
-      return back.is_object() &&
-             back["metadata"].value("uid", "") != before["metadata"].value("uid", "");
-    })) << "the deleted quota was not put back" << diagnostics();
+    ASSERT_EQ(cluster_->kubectl({"delete", "resourcequota", "envop-quota", "-n", "lp"}).exitCode,
+              0);
+    ASSERT_TRUE(
+        within(bound(60s),
+               [&] {
+                 const Json back = cluster_->get({"resourcequota", "envop-quota", "-n", "lp"});
+                 return back.is_object() &&
+                        back["metadata"].value("uid", "") != before["metadata"].value("uid", "");
+               }))
+        << "the deleted quota was not put back" << diagnostics();
   }
-  EXPECT_TRUE(within(bound(30s), [&] {
-    for (const Json& e : items({"events.events.k8s.io", "-n", "default", "--field-selector",
-                                "reason=DriftRepaired"})) {
-      if (e.value("regarding", Json::object()).value("name", "") == kEnv &&
-          e.value("series", Json::object()).value("count", 1) >= 2) {
-        return true;
-      }
-    }
-    return false;
-  })) << "the repeated DriftRepaired event has no series of 2\n"
+  EXPECT_TRUE(within(bound(30s),
+                     [&] {
+                       for (const Json& e : items({"events.events.k8s.io", "-n", "default",
+                                                   "--field-selector", "reason=DriftRepaired"})) {
+                         if (e.value("regarding", Json::object()).value("name", "") == kEnv &&
+                             e.value("series", Json::object()).value("count", 1) >= 2) {
+                           return true;
+                         }
+                       }
+                       return false;
+                     }))
+      << "the repeated DriftRepaired event has no series of 2\n"
       << cluster_->kubectl({"get", "events.events.k8s.io", "-n", "default", "-o", "yaml"}).out
       << diagnostics();
 

@@ -132,11 +132,11 @@ TEST(TransportTest, ARequestThatOutlivesItsTimeoutIsAbandonedAndNotRetried) {
   EXPECT_EQ(server.received("GET"), 1);
 }
 
-
 // A chunked 200 whose body is `chunks`, each one HTTP chunk; `end`: the last chunk follows.
 std::string chunked(const std::vector<std::string>& chunks, bool end) {
-  std::string raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    "Transfer-Encoding: chunked\r\n\r\n";
+  std::string raw =
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
   for (const std::string& c : chunks) {
     char size[16];
     std::snprintf(size, sizeof size, "%zx\r\n", c.size());
@@ -152,23 +152,37 @@ HttpRequest watch() {
           .timeout = 300s};
 }
 
-TEST(TransportStreamTest, LinesArriveWholeWhereverTheChunksSplitThemAndTheConnectionIsReused) {
-  SilentHttpServer server(
-      SilentHttpServer::Mode::kCloseWithoutAnswer,
-      {{chunked({R"({"type":"ADDED"})" "\n" R"({"ty)", R"(pe":"MODIFIED"})" "\r\n\n",
-                 R"({"type":"BOOKMARK"})"},
-                /*end=*/true)},
-       {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"}});
-  const TransportPtr transport = makeTransport(Config{.server = server.url()});
-  Cancellation cancel;
+struct Streamed {
+  HttpResponse response;
   std::vector<std::string> lines;
-  const HttpResponse response = transport->stream(
+};
+
+// A watch through `transport`, every line kept.
+Streamed streamWatch(Transport& transport) {
+  Streamed streamed;
+  Cancellation cancel;
+  streamed.response = transport.stream(
       watch(),
       [&](std::string_view line) {
-        lines.emplace_back(line);
+        streamed.lines.emplace_back(line);
         return true;
       },
       cancel);
+  return streamed;
+}
+
+TEST(TransportStreamTest, LinesArriveWholeWhereverTheChunksSplitThemAndTheConnectionIsReused) {
+  SilentHttpServer server(SilentHttpServer::Mode::kCloseWithoutAnswer,
+                          {{chunked({R"({"type":"ADDED"})"
+                                     "\n"
+                                     R"({"ty)",
+                                     R"(pe":"MODIFIED"})"
+                                     "\r\n\n",
+                                     R"({"type":"BOOKMARK"})"},
+                                    /*end=*/true)},
+                           {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"}});
+  const TransportPtr transport = makeTransport(Config{.server = server.url()});
+  const auto [response, lines] = streamWatch(*transport);
   EXPECT_EQ(response.status, 200) << response.error;
   EXPECT_EQ(lines, (std::vector<std::string>{R"({"type":"ADDED"})", R"({"type":"MODIFIED"})",
                                              R"({"type":"BOOKMARK"})"}));
@@ -210,18 +224,10 @@ TEST(TransportStreamTest, AnErrorAnswerIsReadWholeWithItsStatus) {
                             "Content-Length: " +
                             std::to_string(status.size()) + "\r\n\r\n" + status}});
   const TransportPtr transport = makeTransport(Config{.server = server.url()});
-  Cancellation cancel;
-  int lines = 0;
-  const HttpResponse response = transport->stream(
-      watch(),
-      [&](std::string_view) {
-        ++lines;
-        return true;
-      },
-      cancel);
+  const auto [response, lines] = streamWatch(*transport);
   EXPECT_EQ(response.status, 410) << response.error;
   EXPECT_EQ(response.body, status);
-  EXPECT_EQ(lines, 0);
+  EXPECT_TRUE(lines.empty());
 }
 
 TEST(TransportStreamTest, AStreamCutShortIsANetworkErrorAfterTheLinesThatArrived) {
@@ -232,15 +238,7 @@ TEST(TransportStreamTest, AStreamCutShortIsANetworkErrorAfterTheLinesThatArrived
       SilentHttpServer::Mode::kCloseWithoutAnswer,
       {{chunked({"{\"type\":\"ADDED\"}\n{\"type\":\"MOD"}, /*end=*/false), /*closeAfter=*/true}});
   const TransportPtr transport = makeTransport(Config{.server = server.url()});
-  Cancellation cancel;
-  std::vector<std::string> lines;
-  const HttpResponse response = transport->stream(
-      watch(),
-      [&](std::string_view line) {
-        lines.emplace_back(line);
-        return true;
-      },
-      cancel);
+  const auto [response, lines] = streamWatch(*transport);
   EXPECT_EQ(response.status, 0);
   EXPECT_FALSE(response.error.empty());
   EXPECT_EQ(lines, std::vector<std::string>{"{\"type\":\"ADDED\"}"});
@@ -251,23 +249,14 @@ TEST(TransportStreamTest, AStreamCutShortIsANetworkErrorAfterTheLinesThatArrived
 TEST(TransportStreamTest, AWatchAfterTheServerClosedThePooledConnectionIsAnswered) {
   // The first GET leaves a keep-alive connection in the pool, which the server then closes
   // (an apiserver restarted): the watch finds it dead before any answer and is sent once more.
-  SilentHttpServer server(
-      SilentHttpServer::Mode::kCloseWithoutAnswer,
-      {{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", /*closeAfter=*/true},
-       {chunked({"{\"type\":\"ADDED\"}\n"}, /*end=*/true)}});
+  SilentHttpServer server(SilentHttpServer::Mode::kCloseWithoutAnswer,
+                          {{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", /*closeAfter=*/true},
+                           {chunked({"{\"type\":\"ADDED\"}\n"}, /*end=*/true)}});
   const TransportPtr transport = makeTransport(Config{.server = server.url()});
   ASSERT_EQ(transport->send({.method = "GET", .pathAndQuery = "/version"}).status, 200);
-  Cancellation cancel;
-  int lines = 0;
-  const HttpResponse response = transport->stream(
-      watch(),
-      [&](std::string_view) {
-        ++lines;
-        return true;
-      },
-      cancel);
+  const auto [response, lines] = streamWatch(*transport);
   EXPECT_EQ(response.status, 200) << response.error;
-  EXPECT_EQ(lines, 1);
+  EXPECT_EQ(lines.size(), 1u);
 }
 
 }  // namespace
