@@ -3,6 +3,8 @@
 // that a bad object is reported in words a user can act on and parsing never throws.
 #pragma once
 
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -32,6 +34,25 @@ class FieldReader final {
     if (v == nullptr) return fallback;
     if (!v->is_boolean()) return failWith(path + ": must be true or false", fallback);
     return v->get<bool>();
+  }
+  // A whole number from min to max, or the fallback when absent. 2.5, "3" and a number past
+  // int64 are errors (the message is the caller's, naming the range in its words).
+  std::int64_t integer(const nlohmann::json& parent, const char* key, const std::string& message,
+                       std::int64_t fallback, std::int64_t min = 0,
+                       std::int64_t max = std::numeric_limits<std::int64_t>::max()) {
+    const nlohmann::json* v = child(parent, key);
+    if (v == nullptr) return fallback;
+    std::optional<std::int64_t> n;
+    if (v->is_number_unsigned()) {
+      const auto u = v->get<std::uint64_t>();
+      if (u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        n = static_cast<std::int64_t>(u);
+      }
+    } else if (v->is_number_integer()) {
+      n = v->get<std::int64_t>();
+    }
+    if (!n || *n < min || *n > max) return failWith(message, fallback);
+    return *n;
   }
   nlohmann::json object(const nlohmann::json& parent, const char* key, const std::string& path) {
     const nlohmann::json* v = child(parent, key);

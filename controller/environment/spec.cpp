@@ -9,9 +9,10 @@ Json ownershipLabels(const std::string& environment) {
 }
 
 std::string ownerOf(const Json& object) {
-  const Json labels = object.value("metadata", Json::object()).value("labels", Json::object());
-  auto it = labels.find(kEnvironmentLabel);
-  return it != labels.end() && it->is_string() ? it->get<std::string>() : "";
+  const Json* labels = FieldReader::child(object, "metadata");
+  labels = labels != nullptr ? FieldReader::child(*labels, "labels") : nullptr;
+  const Json* owner = labels != nullptr ? FieldReader::child(*labels, kEnvironmentLabel) : nullptr;
+  return owner != nullptr && owner->is_string() ? owner->get<std::string>() : "";
 }
 
 bool ownedBy(const Json& object, const std::string& environment) {
@@ -24,7 +25,8 @@ std::variant<EnvironmentSpec, std::string> parseEnvironment(const Json& object) 
   const Json metadata = r.object(object, "metadata", "metadata");
   env.name = r.string(metadata, "name", "metadata.name");
   env.uid = r.string(metadata, "uid", "metadata.uid");
-  env.generation = metadata.value("generation", std::int64_t{0});
+  env.generation =
+      r.integer(metadata, "generation", "metadata.generation: must be a whole number", 0);
   env.deleting = metadata.contains("deletionTimestamp") && !metadata["deletionTimestamp"].is_null();
   for (const Json& f : metadata.value("finalizers", Json::array())) {
     if (f.is_string() && f.get<std::string>() == kFinalizer) env.hasFinalizer = true;
@@ -94,33 +96,40 @@ std::variant<EnvironmentSpec, std::string> parseEnvironment(const Json& object) 
       for (size_t i = 0; i < services->size(); ++i) {
         const Json& s = (*services)[i];
         const std::string path = "spec.externalServices.services[" + std::to_string(i) + "]";
+        if (!s.is_object()) {
+          r.fail(path + ": must be an object");
+          continue;
+        }
         ExternalService svc;
         svc.name = r.string(s, "name", path + ".name");
         svc.hostname = r.string(s, "hostname", path + ".hostname");
-        for (const Json& a : s.value("addresses", Json::array())) {
+        for (const Json& a : r.array(s, "addresses", path + ".addresses")) {
+          if (!a.is_string()) r.fail(path + ".addresses: must be a list of IP addresses");
           if (a.is_string()) svc.addresses.push_back(a.get<std::string>());
         }
         if (svc.addresses.empty() == svc.hostname.empty()) {
           r.fail(path + ": needs exactly one of addresses or hostname");
         }
-        const Json ports = s.value("ports", Json::array());
+        const Json ports = r.array(s, "ports", path + ".ports");
         for (size_t j = 0; j < ports.size(); ++j) {
-          ServicePort p;
-          p.name = r.string(ports[j], "name", path + ".ports[" + std::to_string(j) + "].name");
-          // A number that is not a whole one in range (2.7e260) is refused, never converted.
-          const Json port = ports[j].is_object() ? ports[j].value("port", Json()) : Json();
-          p.port = port.is_number_integer() && port.get<long long>() >= 1 &&
-                           port.get<long long>() <= 65535
-                       ? static_cast<int>(port.get<long long>())
-                       : 0;
-          p.protocol = r.string(ports[j], "protocol", path + ".protocol", "TCP");
-          if (p.port < 1 || p.port > 65535) {
-            r.fail(path + ".ports[" + std::to_string(j) + "].port: must be 1 to 65535");
+          const std::string at = path + ".ports[" + std::to_string(j) + "]";
+          if (!ports[j].is_object()) {
+            r.fail(at + ": must be an object");
+            continue;
           }
+          ServicePort p;
+          p.name = r.string(ports[j], "name", at + ".name");
+          // A number that is not a whole one in range (2.7e260) is refused, never converted;
+          // an absent port is as wrong as port 0.
+          const std::string range = at + ".port: must be 1 to 65535";
+          p.port = static_cast<int>(r.integer(ports[j], "port", range, 0, 1, 65535));
+          if (p.port == 0) r.fail(range);
+          p.protocol = r.string(ports[j], "protocol", at + ".protocol", "TCP");
           svc.ports.push_back(std::move(p));
         }
-        if (s.contains("metricsPort") && s["metricsPort"].is_number_integer()) {
-          svc.metricsPort = s["metricsPort"].get<int>();
+        if (FieldReader::child(s, "metricsPort") != nullptr) {
+          svc.metricsPort = static_cast<int>(
+              r.integer(s, "metricsPort", path + ".metricsPort: must be 1 to 65535", 0, 1, 65535));
         }
         es.services.push_back(std::move(svc));
       }

@@ -91,6 +91,27 @@ TEST(EnvironmentSpecTest, ErrorsNameTheField) {
                {{{"name", "pg"}, {"hostname", "db"}, {"ports", {{{"port", 2.7e260}}}}}}}}}}),
        "spec.externalServices.services[0].ports[0].port"},
       {environment({{"stage", "test"}}, {{"generation", 1}}), "metadata.name"},
+      // Found by the fuzzer in CI: each of these threw nlohmann's type_error out of the parser.
+      {environment({{"stage", "test"}}, {{"name", "pro"}, {"generation", "3"}}),
+       "metadata.generation"},
+      {environment({{"stage", "test"}, {"externalServices", {{"services", {1}}}}}),
+       "spec.externalServices.services[0]: must be an object"},
+      {environment({{"stage", "test"},
+                    {"externalServices",
+                     {{"services", {{{"name", "pg"}, {"hostname", "db"}, {"ports", "5432"}}}}}}}),
+       "spec.externalServices.services[0].ports: must be a list"},
+      {environment({{"stage", "test"},
+                    {"externalServices",
+                     {{"services", {{{"name", "pg"}, {"hostname", "db"}, {"ports", {5432}}}}}}}}),
+       "spec.externalServices.services[0].ports[0]: must be an object"},
+      {environment({{"stage", "test"},
+                    {"externalServices",
+                     {{"services", {{{"name", "pg"}, {"addresses", {{{"ip", "10.0.0.1"}}}}}}}}}}),
+       "spec.externalServices.services[0].addresses"},
+      {environment({{"stage", "test"},
+                    {"externalServices",
+                     {{"services", {{{"name", "pg"}, {"hostname", "db"}, {"metricsPort", 70000}}}}}}}),
+       "spec.externalServices.services[0].metricsPort"},
   };
   for (const Case& c : cases) {
     auto result = parseEnvironment(c.object);
