@@ -150,7 +150,8 @@ int runManager(const Options& options, const kube::Config& config,
         runtime::InformerOptions{.resource = *r,
                                  .labelSelector = std::string(environment::kManagedByLabel) + "=" +
                                                   environment::kManagedByValue,
-                                 .transform = keepOnlyEnvopsManagedFields}));
+                                 .transform = keepOnlyEnvopsManagedFields,
+                                 .indexLabel = environment::kEnvironmentLabel}));
     ownedStores[r->plural] = owned.back()->store();
   }
   // The Prometheus Operator's kinds envop writes, watched like the rest of what it owns, so
@@ -165,7 +166,8 @@ int runManager(const Options& options, const kube::Config& config,
         runtime::InformerOptions{.resource = *r,
                                  .labelSelector = std::string(environment::kManagedByLabel) + "=" +
                                                   environment::kManagedByValue,
-                                 .transform = keepOnlyEnvopsManagedFields}));
+                                 .transform = keepOnlyEnvopsManagedFields,
+                                 .indexLabel = environment::kEnvironmentLabel}));
     ownedStores[r->plural] = monitoringKinds.back()->store();
   }
   std::array<std::atomic<bool>, 3> monitoringKindStarted{};

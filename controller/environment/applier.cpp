@@ -21,10 +21,14 @@ runtime::ObjectPtr Applier::live(const kube::Resource& resource, const std::stri
 
 std::vector<runtime::ObjectPtr> Applier::ownedBy(const kube::Resource& resource,
                                                  const std::string& environment) const {
-  std::vector<runtime::ObjectPtr> out;
   auto it = liveStores_.find(resource.plural);
-  if (it == liveStores_.end()) return out;
-  for (const runtime::ObjectPtr& object : it->second->list()) {
+  if (it == liveStores_.end()) return {};
+  const runtime::Store& store = *it->second;
+  // The informers of what envop owns index by this label (a walk of every Environment's
+  // objects per reconcile made a converge quadratic); a store without the index is walked.
+  if (store.indexLabel() == kEnvironmentLabel) return store.listLabelled(environment);
+  std::vector<runtime::ObjectPtr> out;
+  for (const runtime::ObjectPtr& object : store.list()) {
     if (environment::ownedBy(*object, environment)) out.push_back(object);
   }
   return out;

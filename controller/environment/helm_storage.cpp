@@ -76,7 +76,9 @@ std::string HelmStorage::secretName(const std::string& release, int revision) {
 std::optional<StoredRelease> HelmStorage::latest(const std::string& ns,
                                                  const std::string& release) const {
   std::optional<StoredRelease> newest;
-  for (const runtime::ObjectPtr& object : secrets_->list()) {
+  // One namespace's Secrets, not every release's of the cluster: observing a release is not a
+  // walk of the whole store.
+  for (const runtime::ObjectPtr& object : secrets_->listNamespace(ns)) {
     // Read field by field: a malformed object is skipped, never a type_error out of a worker.
     if (!object->is_object()) continue;
     const auto m = object->find("metadata");

@@ -36,7 +36,10 @@ double informerExceptions(const std::string& plural) {
 }
 
 Informer::Informer(kube::ClientPtr client, InformerOptions options)
-    : client_(std::move(client)), options_(std::move(options)), machine_(store_, options_.watch) {}
+    : client_(std::move(client)),
+      options_(std::move(options)),
+      store_(std::make_shared<Store>(options_.indexLabel)),
+      machine_(store_, options_.watch) {}
 
 Informer::~Informer() { stop(); }
 

@@ -34,6 +34,8 @@ struct InformerOptions {
   // transform): what no reader needs (managedFields, kubectl's last-applied annotation) is
   // dropped on arrival so that it never sits in memory. `keep` sees the transformed object.
   std::function<void(kube::Json&)> transform;
+  // A label the store indexes by value (Store::listLabelled); empty: none.
+  std::string indexLabel;
   // Replays every cached object to the handlers as an update this often; zero: never.
   util::Duration resyncPeriod{};
   WatchMachineOptions watch;
@@ -93,7 +95,7 @@ class Informer final {
 
   kube::ClientPtr client_;
   InformerOptions options_;
-  StorePtr store_ = std::make_shared<Store>();
+  StorePtr store_;
   WatchMachine machine_;
   std::vector<Handler> handlers_;
   std::atomic<bool> synced_{false};

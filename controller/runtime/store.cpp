@@ -32,6 +32,41 @@ std::optional<std::string> objectKey(const Object& object) {
 
 std::string resourceVersionOf(const Object& object) { return stringAt(object, "resourceVersion"); }
 
+Store::Store(std::string indexLabel) : indexLabel_(std::move(indexLabel)) {}
+
+std::string Store::labelOf(const Object& object) const {
+  if (indexLabel_.empty() || !object.is_object()) return {};
+  const auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return {};
+  const auto labels = metadata->find("labels");
+  if (labels == metadata->end() || !labels->is_object()) return {};
+  const auto value = labels->find(indexLabel_);
+  return value != labels->end() && value->is_string() ? value->get<std::string>() : "";
+}
+
+void Store::index(const std::string& key, const ObjectPtr& object) {
+  if (std::string value = labelOf(*object); !value.empty()) byLabel_[std::move(value)].insert(key);
+}
+
+void Store::unindex(const std::string& key, const ObjectPtr& object) {
+  const std::string value = labelOf(*object);
+  if (value.empty()) return;
+  const auto it = byLabel_.find(value);
+  if (it == byLabel_.end()) return;
+  it->second.erase(key);
+  if (it->second.empty()) byLabel_.erase(it);
+}
+
+std::vector<ObjectPtr> Store::listLabelled(std::string_view value) const {
+  std::vector<ObjectPtr> result;
+  std::shared_lock lock(mutex_);
+  const auto keys = byLabel_.find(value);
+  if (keys == byLabel_.end()) return result;
+  result.reserve(keys->second.size());
+  for (const std::string& key : keys->second) result.push_back(objects_.find(key)->second);
+  return result;
+}
+
 ObjectPtr Store::get(std::string_view key) const {
   std::shared_lock lock(mutex_);
   const auto it = objects_.find(key);
@@ -78,8 +113,13 @@ std::optional<Delta> Store::upsert(Object object) {
   auto stored = std::make_shared<const Object>(std::move(object));
   std::unique_lock lock(mutex_);
   auto [it, inserted] = objects_.try_emplace(*key, stored);
-  if (inserted) return Delta{Delta::Type::kAdded, std::move(*key), std::move(stored), nullptr};
+  if (inserted) {
+    index(*key, stored);
+    return Delta{Delta::Type::kAdded, std::move(*key), std::move(stored), nullptr};
+  }
   ObjectPtr old = std::exchange(it->second, stored);
+  unindex(*key, old);
+  index(*key, stored);
   return Delta{Delta::Type::kUpdated, std::move(*key), std::move(stored), std::move(old)};
 }
 
@@ -89,6 +129,7 @@ std::optional<Delta> Store::remove(Object finalState) {
   std::unique_lock lock(mutex_);
   const auto it = objects_.find(*key);
   if (it == objects_.end()) return std::nullopt;
+  unindex(*key, it->second);
   objects_.erase(it);
   return Delta{Delta::Type::kDeleted, std::move(*key),
                std::make_shared<const Object>(std::move(finalState)), nullptr};
@@ -123,6 +164,8 @@ Deltas Store::replace(std::vector<Object> items) {
     }
   }
   objects_ = std::move(fresh);
+  byLabel_.clear();
+  for (const auto& [key, object] : objects_) index(key, object);
   return deltas;
 }
 

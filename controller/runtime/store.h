@@ -12,6 +12,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -46,12 +47,19 @@ std::string resourceVersionOf(const Object& object);
 
 class Store final {
  public:
+  // indexLabel: a label whose value finds its objects without a walk of the store
+  // (listLabelled; client-go's indexer); empty: no index.
+  explicit Store(std::string indexLabel = {});
+
   // Null if the key is unknown.
   ObjectPtr get(std::string_view key) const;
   // Ordered by key.
   std::vector<ObjectPtr> list() const;
   // The objects of one namespace (keys "ns/..."), without walking the others.
   std::vector<ObjectPtr> listNamespace(std::string_view ns) const;
+  // The objects whose indexLabel has this value, ordered by key; empty without an index.
+  std::vector<ObjectPtr> listLabelled(std::string_view value) const;
+  const std::string& indexLabel() const { return indexLabel_; }
   std::vector<std::string> keys() const;
   std::size_t size() const;
 
@@ -67,8 +75,16 @@ class Store final {
   Deltas replace(std::vector<Object> items);
 
  private:
+  std::string labelOf(const Object& object) const;
+  // Under the write lock.
+  void index(const std::string& key, const ObjectPtr& object);
+  void unindex(const std::string& key, const ObjectPtr& object);
+
+  const std::string indexLabel_;
   mutable std::shared_mutex mutex_;
   std::map<std::string, ObjectPtr, std::less<>> objects_;
+  // indexLabel's value -> the keys that carry it.
+  std::map<std::string, std::set<std::string, std::less<>>, std::less<>> byLabel_;
 };
 using StorePtr = std::shared_ptr<Store>;
 

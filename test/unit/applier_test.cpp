@@ -1,7 +1,9 @@
 #include "controller/environment/applier.h"
+#include "controller/environment/spec.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <mutex>
 
@@ -122,9 +124,37 @@ class ApplierTest : public ::testing::Test {
   }
   std::shared_ptr<ScriptedTransport> transport_;
   ScriptedTransport::Handler handler_;
-  runtime::StorePtr quotas_ = std::make_shared<runtime::Store>();
+  // Indexed like the controller's informers of what envop owns (ownedBy reads the index).
+  runtime::StorePtr quotas_ = std::make_shared<runtime::Store>(std::string(kEnvironmentLabel));
   std::unique_ptr<Applier> applier_;
 };
+
+TEST_F(ApplierTest, OwnedByFindsOneEnvironmentsObjectsWithOrWithoutTheIndex) {
+  auto quota = [](const std::string& ns, const std::string& owner) {
+    Json q = liveQuota("1", kQuotaFields);
+    q["metadata"]["namespace"] = ns;
+    q["metadata"]["labels"][std::string(kEnvironmentLabel)] = owner;
+    return q;
+  };
+  auto unindexed = std::make_shared<runtime::Store>();
+  for (const runtime::StorePtr& store : {quotas_, unindexed}) {
+    store->upsert(quota("pro", "pro"));
+    store->upsert(quota("pro-ext", "pro"));
+    store->upsert(quota("test", "test"));
+  }
+  for (const runtime::StorePtr& store : {quotas_, unindexed}) {
+    Applier applier(std::make_shared<kube::Client>(transport_), {{"resourcequotas", store}});
+    std::vector<std::string> namespaces;
+    for (const runtime::ObjectPtr& o : applier.ownedBy(res::resourceQuotas(), "pro")) {
+      namespaces.push_back(kube::namespaceOf(*o));
+    }
+    std::sort(namespaces.begin(), namespaces.end());
+    EXPECT_EQ(namespaces, (std::vector<std::string>{"pro", "pro-ext"}));
+    EXPECT_EQ(applier.ownedBy(res::resourceQuotas(), "test").size(), 1u);
+    EXPECT_TRUE(applier.ownedBy(res::resourceQuotas(), "dev").empty());
+    EXPECT_TRUE(applier.ownedBy(res::limitRanges(), "pro").empty()) << "a kind without a store";
+  }
+}
 
 TEST_F(ApplierTest, StatusAndOtherManagersChangingTheObjectIsNoDrift) {
   ASSERT_FALSE(applier_->apply(res::resourceQuotas(), desiredQuota()).error);

@@ -15,6 +15,49 @@ Object object(const std::string& ns, const std::string& name, const std::string&
   return o;
 }
 
+Object labelled(const std::string& ns, const std::string& name, const std::string& rv,
+                const std::string& owner) {
+  Object o = object(ns, name, rv);
+  if (!owner.empty()) o["metadata"]["labels"] = {{"owner", owner}, {"other", "x"}};
+  return o;
+}
+
+std::vector<std::string> keysOf(const std::vector<ObjectPtr>& objects) {
+  std::vector<std::string> keys;
+  for (const ObjectPtr& o : objects) keys.push_back(*objectKey(*o));
+  return keys;
+}
+
+TEST(StoreTest, TheLabelIndexFollowsUpsertsRemovesAndRelists) {
+  Store store("owner");
+  store.upsert(labelled("b", "q", "1", "pro"));
+  store.upsert(labelled("a", "q", "1", "pro"));
+  store.upsert(labelled("t", "q", "1", "test"));
+  store.upsert(labelled("u", "q", "1", ""));
+  EXPECT_EQ(keysOf(store.listLabelled("pro")), (std::vector<std::string>{"a/q", "b/q"}));
+  EXPECT_EQ(keysOf(store.listLabelled("test")), (std::vector<std::string>{"t/q"}));
+  EXPECT_TRUE(store.listLabelled("").empty()) << "an unlabelled object is in no entry";
+
+  // A relabel moves the object; the old value forgets it.
+  store.upsert(labelled("b", "q", "2", "test"));
+  EXPECT_EQ(keysOf(store.listLabelled("pro")), (std::vector<std::string>{"a/q"}));
+  EXPECT_EQ(keysOf(store.listLabelled("test")), (std::vector<std::string>{"b/q", "t/q"}));
+  EXPECT_EQ(resourceVersionOf(*store.listLabelled("test").front()), "2");
+  store.upsert(labelled("a", "q", "2", ""));
+  EXPECT_TRUE(store.listLabelled("pro").empty());
+
+  store.remove(labelled("t", "q", "3", "test"));
+  EXPECT_EQ(keysOf(store.listLabelled("test")), (std::vector<std::string>{"b/q"}));
+
+  store.replace({labelled("c", "q", "5", "pro"), labelled("b", "q", "2", "test")});
+  EXPECT_EQ(keysOf(store.listLabelled("pro")), (std::vector<std::string>{"c/q"}));
+  EXPECT_EQ(keysOf(store.listLabelled("test")), (std::vector<std::string>{"b/q"}));
+
+  Store unindexed;
+  unindexed.upsert(labelled("a", "q", "1", "pro"));
+  EXPECT_TRUE(unindexed.listLabelled("pro").empty()) << "no index, no answer";
+}
+
 TEST(StoreTest, KeysAreNamespaceSlashNameOrJustName) {
   EXPECT_EQ(objectKey(object("ops", "web", "1")), "ops/web");
   EXPECT_EQ(objectKey(object("", "node-1", "1")), "node-1");
