@@ -162,12 +162,8 @@ std::string EnvironmentReconciler::publish(const Json& object, const StatusInput
       return "writing status: " + written.error().describe();
     }
   }
-  for (const ConditionTransition& t : result.transitions) {
-    if (t.newStatus.empty()) continue;  // a condition that went away is not news
-    std::string note = t.type + " is " + t.newStatus;
-    if (!t.message.empty()) note += ": " + t.message;
-    events_.record(object, t.warning ? "Warning" : "Normal", t.reason.empty() ? t.type : t.reason,
-                   "Reconcile", note);
+  for (const ConditionEvent& e : eventsFor(result.transitions)) {
+    events_.record(object, e.warning ? "Warning" : "Normal", e.reason, "Reconcile", e.note);
   }
   return "";
 }

@@ -141,6 +141,35 @@ std::vector<ConditionTransition> transitionsBetween(const std::vector<Condition>
 
 std::string partConditionType(std::string_view part) { return std::string(part) + "Ready"; }
 
+std::vector<ConditionEvent> eventsFor(const std::vector<ConditionTransition>& transitions) {
+  auto describe = [](const ConditionTransition& t) {
+    std::string note = t.type + " is " + t.newStatus;
+    if (!t.message.empty()) note += ": " + t.message;
+    return note;
+  };
+  auto reasonOf = [](const ConditionTransition& t) { return t.reason.empty() ? t.type : t.reason; };
+  std::vector<ConditionEvent> events;
+  std::vector<const ConditionTransition*> normal;
+  for (const ConditionTransition& t : transitions) {
+    if (t.newStatus.empty()) continue;
+    if (t.warning) {
+      events.push_back({.warning = true, .reason = reasonOf(t), .note = describe(t)});
+    } else if (t.type == kConditionReady) {
+      normal.insert(normal.begin(), &t);
+    } else {
+      normal.push_back(&t);
+    }
+  }
+  if (!normal.empty()) {
+    ConditionEvent folded{.reason = reasonOf(*normal.front())};
+    for (const ConditionTransition* t : normal) {
+      folded.note += (folded.note.empty() ? "" : "; ") + describe(*t);
+    }
+    events.push_back(std::move(folded));
+  }
+  return events;
+}
+
 StatusResult computeStatus(const StatusInput& input) {
   nlohmann::json status = input.previous.is_object() ? input.previous : nlohmann::json::object();
   const std::vector<Condition> before = status.contains("conditions")

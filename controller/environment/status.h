@@ -95,6 +95,20 @@ struct StatusResult {
   bool changed = false;  // status differs from input.previous: a write is needed
 };
 
+// The events of one status write. A Warning transition is an event of its own (alerts and
+// `kubectl get events --field-selector reason=` key on its reason); the Normal ones are one
+// event together, Ready's first, so that a first reconcile which sets Ready and every part's
+// condition is one write to the events API, not one per condition. A removed condition is not
+// news.
+struct ConditionEvent {
+  bool warning = false;
+  std::string reason;
+  std::string note;
+
+  bool operator==(const ConditionEvent&) const = default;
+};
+std::vector<ConditionEvent> eventsFor(const std::vector<ConditionTransition>& transitions);
+
 // "<part>Ready", e.g. "NamespaceReady".
 std::string partConditionType(std::string_view part);
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace envop::environment {
 namespace {
 
@@ -422,6 +424,44 @@ TEST(StatusTransitions, ReasonChangeWithoutFlipIsATransition) {
   EXPECT_EQ(second.transitions[2].type, "Reconciling");
   EXPECT_EQ(second.transitions[2].newStatus, "");
   EXPECT_EQ(mustFind(second, "Ready").lastTransitionTime, formatTime(kT0));
+}
+
+TEST(StatusEvents, NormalTransitionsAreOneEventWarningsEachTheirOwn) {
+  const StatusResult first =
+      computeStatus(input({part(kPartNamespace, State::kReady), part(kPartReleases, State::kReady)}));
+  // A first reconcile: Ready, NamespaceReady and ReleasesReady appear, one event says so.
+  EXPECT_EQ(eventsFor(first.transitions),
+            (std::vector<ConditionEvent>{
+                {.reason = "Reconciled",
+                 .note = "Ready is True; NamespaceReady is True; ReleasesReady is True"}}));
+
+  const StatusResult failing = computeStatus(
+      input({part(kPartNamespace, State::kReady), part(kPartRegistry, State::kFailed, "Down", "x"),
+             part(kPartReleases, State::kStalled, "Cycle", "a->a")},
+            first.status, kT1));
+  const std::vector<ConditionEvent> events = eventsFor(failing.transitions);
+  // Ready False, RegistryReady False, ReleasesReady False and Stalled True are warnings, each
+  // with its reason; the removed condition is not news.
+  ASSERT_EQ(events.size(), failing.transitions.size());
+  for (const ConditionEvent& e : events) {
+    EXPECT_TRUE(e.warning) << e.note;
+    EXPECT_FALSE(e.reason.empty()) << e.note;
+  }
+  EXPECT_NE(std::find_if(events.begin(), events.end(),
+                         [](const ConditionEvent& e) {
+                           return e.reason == "Down" && e.note == "RegistryReady is False: x";
+                         }),
+            events.end());
+
+  // Normal ones without Ready keep their own order and the first one's reason.
+  EXPECT_EQ(eventsFor({{.type = "NamespaceReady", .newStatus = "True", .reason = "Reconciled"},
+                       {.type = "Reconciling", .newStatus = "True", .reason = "Progressing",
+                        .message = "Releases: installing web"},
+                       {.type = "Stalled", .oldStatus = "True"}}),
+            (std::vector<ConditionEvent>{
+                {.reason = "Reconciled",
+                 .note = "NamespaceReady is True; Reconciling is True: Releases: installing web"}}));
+  EXPECT_TRUE(eventsFor({}).empty());
 }
 
 }  // namespace
