@@ -29,15 +29,21 @@ bool madeByHelm(const kube::Json& object) {
          annotations->contains("meta.helm.sh/release-name");
 }
 
-std::function<bool(const kube::Json&)> inEnvironmentNamespaceOrMadeByHelm(
-    runtime::StorePtr namespaces) {
-  return [namespaces = std::move(namespaces)](const kube::Json& object) {
-    if (madeByHelm(object)) return true;
+std::function<bool(const kube::Json&)> inEnvironmentNamespace(runtime::StorePtr namespaces,
+                                                              NamespaceClaimed claimed) {
+  return [namespaces = std::move(namespaces), claimed = std::move(claimed)](const kube::Json& object) {
     const std::string ns = kube::namespaceOf(object);
     if (ns.empty()) return false;
     const runtime::ObjectPtr owner = namespaces->get(ns);
-    return owner != nullptr && !environment::ownerOf(*owner).empty();
+    if (owner != nullptr) return !environment::ownerOf(*owner).empty();
+    return claimed && claimed(ns);
   };
+}
+
+std::function<bool(const kube::Json&)> inEnvironmentNamespaceOrMadeByHelm(
+    runtime::StorePtr namespaces, NamespaceClaimed claimed) {
+  return [inEnvironment = inEnvironmentNamespace(std::move(namespaces), std::move(claimed))](
+             const kube::Json& object) { return madeByHelm(object) || inEnvironment(object); };
 }
 
 bool namespaceOwnerChanged(const runtime::Delta& delta) {

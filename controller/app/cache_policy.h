@@ -13,12 +13,22 @@ namespace envop::app {
 // The object carries Helm's release annotation (meta.helm.sh/release-name): helm made it.
 bool madeByHelm(const kube::Json& object);
 
-// Keeps a ConfigMap or Secret that helm made, or that lives in a namespace of an Environment
-// (a namespace in `namespaces`, the cache of envop's namespaces, labelled with its
-// Environment). Everything else of the cluster is never cached; an object whose namespace
-// is not (yet) an Environment's is picked up by Informer::recheckNamespace when it becomes one.
+// Whether envop has applied this namespace as an Environment's, whatever the cache of
+// namespaces has seen yet (Applier::applied): the objects a new namespace gets at once (its
+// kube-root-ca.crt ConfigMap) often arrive before the namespace's own event, and would
+// otherwise be refused and make the namespace be listed again when that event comes.
+using NamespaceClaimed = std::function<bool(const std::string& ns)>;
+
+// Keeps an object that lives in a namespace of an Environment (a namespace in `namespaces`,
+// the cache of envop's namespaces, labelled with its Environment, or one `claimed` says envop
+// applied). An object whose namespace is not (yet) an Environment's is picked up by
+// Informer::recheckNamespace when it becomes one.
+std::function<bool(const kube::Json&)> inEnvironmentNamespace(runtime::StorePtr namespaces,
+                                                              NamespaceClaimed claimed = {});
+// The same, and any ConfigMap or Secret that helm made. Everything else of the cluster is
+// never cached.
 std::function<bool(const kube::Json&)> inEnvironmentNamespaceOrMadeByHelm(
-    runtime::StorePtr namespaces);
+    runtime::StorePtr namespaces, NamespaceClaimed claimed = {});
 
 // A change of the namespace cache that can change what the predicate above keeps in that
 // namespace: it appeared or went, or its Environment label changed.

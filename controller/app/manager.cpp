@@ -172,6 +172,15 @@ int runManager(const Options& options, const kube::Config& config,
   }
   std::array<std::atomic<bool>, 3> monitoringKindStarted{};
   environment::Applier applier(client, ownedStores);
+  // First of their handlers, before those that requeue an Environment: a reconcile woken by
+  // a change finds the Applier knowing of it (Applier::observe).
+  for (auto* group : {&owned, &monitoringKinds}) {
+    for (auto& informer : *group) {
+      informer->addHandler([&applier, &resource = informer->resource()](const runtime::Delta& d) {
+        applier.observe(resource, d);
+      });
+    }
+  }
   runtime::EventRecorder events(client);
   helm::HelmDriver helm(helm::HelmConfig{.helmBinary = options.helmBinary,
                                          .kubeconfig = kubeconfigPath,
@@ -223,11 +232,10 @@ int runManager(const Options& options, const kube::Config& config,
       });
   // HTTP SD reads Services, EndpointSlices and Pods of the Environments' namespaces from
   // caches of their own, slimmed to what it reads; the rest of the cluster is never cached.
-  const auto inEnvironmentNamespace = [namespaces =
-                                           owned.front()->store()](const kube::Json& object) {
-    const runtime::ObjectPtr ns = namespaces->get(kube::namespaceOf(object));
-    return ns != nullptr && !environment::ownerOf(*ns).empty();
+  const NamespaceClaimed claimed = [&applier](const std::string& ns) {
+    return applier.applied(kube::resources::namespaces(), "", ns);
   };
+  const auto keepIfInEnvironmentNamespace = inEnvironmentNamespace(owned.front()->store(), claimed);
   std::vector<runtime::Informer*> discovery;
   for (const auto& [r, slim] :
        std::vector<std::pair<const kube::Resource*, std::function<void(kube::Json&)>>>{
@@ -237,7 +245,7 @@ int runManager(const Options& options, const kube::Config& config,
     referenced.push_back(std::make_unique<runtime::Informer>(
         client, runtime::InformerOptions{.resource = *r,
                                          .metadataOnly = r == &kube::resources::services(),
-                                         .keep = inEnvironmentNamespace,
+                                         .keep = keepIfInEnvironmentNamespace,
                                          .transform = slim,
                                          .watch = {.pageSize = kFilteredPageSize}}));
     discovery.push_back(referenced.back().get());
@@ -294,7 +302,7 @@ int runManager(const Options& options, const kube::Config& config,
   // judged again from a fresh list of that namespace.
   std::vector<runtime::Informer*> byEnvironmentNamespace;
   for (const kube::Resource* r : {&kube::resources::configMaps(), &kube::resources::secrets()}) {
-    auto keep = inEnvironmentNamespaceOrMadeByHelm(namespaces);
+    auto keep = inEnvironmentNamespaceOrMadeByHelm(namespaces, claimed);
     if (r == &kube::resources::secrets()) {
       // Harbor's credentials and CA live in the controller's own namespace: a change of them
       // wakes the Environments that log in with them (a fixed password ends HarborUnauthorized).

@@ -19,6 +19,12 @@ runtime::ObjectPtr Applier::live(const kube::Resource& resource, const std::stri
   return it->second->get(runtime::objectKey(resource.namespaced ? ns : "", name));
 }
 
+bool Applier::applied(const kube::Resource& resource, const std::string& ns,
+                      const std::string& name) const {
+  std::lock_guard lock(mu_);
+  return records_.count(recordKey(resource, ns, name)) > 0;
+}
+
 std::vector<runtime::ObjectPtr> Applier::ownedBy(const kube::Resource& resource,
                                                  const std::string& environment) const {
   auto it = liveStores_.find(resource.plural);
@@ -57,8 +63,15 @@ ApplyOutcome Applier::apply(const kube::Resource& resource, const kube::Json& de
   }
   if (last && last->digest == digest) {
     if (current && unchangedSince(*last, *current)) return outcome;  // nothing of ours moved
+    // The cache still shows the object as it was before envop's write (or still lacks the
+    // object envop created): it is behind, not drifted. The write's own watch event brings
+    // the Environment back, and this is judged then; a read now would only say the same.
+    const bool cacheMoved =
+        last->cacheCaughtUp || (current ? runtime::resourceVersionOf(*current)
+                                        : std::string()) != last->resourceVersionBefore;
+    if (liveStores_.count(resource.plural) && !cacheMoved) return outcome;
     // The cache disagrees with what we applied: a human changed or deleted one of our
-    // fields, or the cache has not caught up with our own write yet. A read tells which.
+    // fields, or (a kind without an informer) the cache cannot say. A read tells which.
     auto fresh = client_->get(resource, ns, name);
     if (fresh && unchangedSince(*last, fresh.value())) return outcome;
     outcome.repairedDrift = fresh.ok() || fresh.error().isNotFound();
@@ -83,10 +96,27 @@ ApplyOutcome Applier::apply(const kube::Resource& resource, const kube::Json& de
     outcome.repairedDrift = false;
     return outcome;
   }
+  Record record{digest, runtime::resourceVersionOf(applied.value()),
+                appliedFields(applied.value()),
+                current ? runtime::resourceVersionOf(*current) : std::string()};
+  // An apply that changed nothing keeps the resourceVersion: no event will follow it.
+  record.cacheCaughtUp = record.resourceVersion == record.resourceVersionBefore;
   std::lock_guard lock(mu_);
-  records_[key] =
-      Record{digest, runtime::resourceVersionOf(applied.value()), appliedFields(applied.value())};
+  records_[key] = std::move(record);
   return outcome;
+}
+
+void Applier::observe(const kube::Resource& resource, const runtime::Delta& delta) {
+  if (!delta.object) return;
+  const std::string key =
+      recordKey(resource, kube::namespaceOf(*delta.object), kube::nameOf(*delta.object));
+  std::lock_guard lock(mu_);
+  auto it = records_.find(key);
+  if (it == records_.end() || it->second.cacheCaughtUp) return;
+  if (delta.type == runtime::Delta::Type::kDeleted ||
+      runtime::resourceVersionOf(*delta.object) != it->second.resourceVersionBefore) {
+    it->second.cacheCaughtUp = true;
+  }
 }
 
 ApplyOutcome Applier::disown(const kube::Resource& resource, const std::string& ns,

@@ -64,6 +64,13 @@ class Applier final {
   // The cached live objects of a kind that carry this Environment's label.
   std::vector<runtime::ObjectPtr> ownedBy(const kube::Resource& resource,
                                           const std::string& environment) const;
+  // Told every change the informer of an owned kind stores (registered before the handlers
+  // that requeue Environments, so that their reconcile sees it): once the cache shows an
+  // object moved past the state envop applied it over, envop's write has been seen.
+  void observe(const kube::Resource& resource, const runtime::Delta& delta);
+  // Whether envop has applied this object since it started (and not removed or let go of it).
+  bool applied(const kube::Resource& resource, const std::string& ns,
+               const std::string& name) const;
   // The cached live object, or null (not cached, or the kind has no informer).
   runtime::ObjectPtr live(const kube::Resource& resource, const std::string& ns,
                           const std::string& name) const;
@@ -75,6 +82,10 @@ class Applier final {
     std::size_t digest = 0;  // of the desired object last applied
     std::string resourceVersion;
     kube::Json fields;  // envop's applied fieldsV1 right after that apply
+    // The cached object's resourceVersion when envop applied (empty: not cached), and whether
+    // the cache has shown anything else since: until then it is behind envop's own write.
+    std::string resourceVersionBefore;
+    bool cacheCaughtUp = false;
   };
   static std::string recordKey(const kube::Resource& r, const std::string& ns,
                                const std::string& name);
@@ -84,7 +95,7 @@ class Applier final {
 
   kube::ClientPtr client_;
   std::map<std::string, runtime::StorePtr> liveStores_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::unordered_map<std::string, Record> records_;
 };
 

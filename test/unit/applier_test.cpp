@@ -194,15 +194,51 @@ TEST_F(ApplierTest, AFieldEnvopAppliedTakenByAHumanIsDriftRepairedByForce) {
   EXPECT_TRUE(forced(requests[2])) << "envop made the quota: its fields are envop's";
 }
 
-TEST_F(ApplierTest, ACacheBehindEnvopsOwnWriteIsNoDrift) {
+TEST_F(ApplierTest, ACacheBehindEnvopsOwnWriteIsNoDriftAndCostsNoRead) {
   quotas_->upsert(liveQuota("0", nullptr));  // the cache from before envop's first apply
   ASSERT_FALSE(applier_->apply(res::resourceQuotas(), desiredQuota()).error);
-  handler_ = [&](const kube::HttpRequest&) { return ok(liveQuota("1", kQuotaFields)); };
-  const ApplyOutcome outcome = applier_->apply(res::resourceQuotas(), desiredQuota());
+  // Still the object from before the write: behind, and the write's event is on its way.
+  ApplyOutcome outcome = applier_->apply(res::resourceQuotas(), desiredQuota());
   EXPECT_FALSE(outcome.wrote);
   EXPECT_FALSE(outcome.repairedDrift);
-  ASSERT_EQ(transport_->requests().size(), 2u);
-  EXPECT_EQ(transport_->requests()[1].method, "GET");
+  EXPECT_EQ(transport_->requests().size(), 1u) << "no read, no write";
+
+  // The event arrives: the cache shows envop's write.
+  const auto seen = quotas_->upsert(liveQuota("1", kQuotaFields));
+  applier_->observe(res::resourceQuotas(), *seen);
+  outcome = applier_->apply(res::resourceQuotas(), desiredQuota());
+  EXPECT_FALSE(outcome.wrote);
+  EXPECT_EQ(transport_->requests().size(), 1u);
+
+  // Deleted by a human once the cache had seen it: a read confirms, and it is put back.
+  const auto gone = quotas_->remove(liveQuota("2", kQuotaFields));
+  applier_->observe(res::resourceQuotas(), *gone);
+  handler_ = [](const kube::HttpRequest& r) {
+    return r.method == "GET" ? kube::HttpResponse{.status = 404, .body = R"({"kind":"Status","code":404})"}
+                             : ok(liveQuota("3", kQuotaFields));
+  };
+  outcome = applier_->apply(res::resourceQuotas(), desiredQuota());
+  EXPECT_TRUE(outcome.wrote);
+  EXPECT_TRUE(outcome.repairedDrift);
+  const auto requests = transport_->requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[1].method, "GET");
+  EXPECT_EQ(requests[2].method, "PATCH");
+}
+
+TEST_F(ApplierTest, ACreatedObjectTheCacheHasNotSeenIsNotReadAgain) {
+  EXPECT_FALSE(applier_->applied(res::resourceQuotas(), "pro", "envop-quota"));
+  ASSERT_FALSE(applier_->apply(res::resourceQuotas(), desiredQuota()).error);
+  EXPECT_TRUE(applier_->applied(res::resourceQuotas(), "pro", "envop-quota"));
+  EXPECT_FALSE(applier_->apply(res::resourceQuotas(), desiredQuota()).wrote);
+  EXPECT_EQ(transport_->requests().size(), 1u);
+  // A kind without an informer cannot say: it is read.
+  Applier uncached(std::make_shared<kube::Client>(transport_), {});
+  ASSERT_FALSE(uncached.apply(res::resourceQuotas(), desiredQuota()).error);
+  EXPECT_FALSE(uncached.apply(res::resourceQuotas(), desiredQuota()).wrote);
+  const auto requests = transport_->requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[2].method, "GET");
 }
 
 TEST_F(ApplierTest, AFieldEnvopNeverOwnedIsLeftToItsOwnerAndReported) {
@@ -225,6 +261,7 @@ TEST_F(ApplierTest, OnAnAdoptedObjectOnlyFieldsEnvopOwnedAreTakenBack) {
   ASSERT_FALSE(
       applier_->apply(res::resourceQuotas(), desiredQuota(), {.envopCreated = false}).error);
   // Someone took spec.hard.pods, which envop had applied: envop takes it back.
+  quotas_->upsert(liveQuota("2", nullptr));
   handler_ = [](const kube::HttpRequest& r) {
     if (r.method == "GET") return ok(liveQuota("2", nullptr));
     return forced(r) ? ok(liveQuota("3", kQuotaFields))

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "controller/environment/applier.h"
 #include "controller/environment/spec.h"
 
@@ -37,6 +39,21 @@ TEST(CachePolicyTest, KeepsOnlyObjectsOfEnvironmentNamespacesOrMadeByHelm) {
   EXPECT_FALSE(keep(secret("later", "values")));
   namespaces->upsert(ownedNamespace("later", "later-env"));
   EXPECT_TRUE(keep(secret("later", "values")));
+}
+
+TEST(CachePolicyTest, ANamespaceEnvopAppliedIsAnEnvironmentsBeforeTheCacheSeesIt) {
+  auto namespaces = std::make_shared<runtime::Store>();
+  std::set<std::string> applied = {"new-stage"};
+  const auto keep = inEnvironmentNamespace(
+      namespaces, [&applied](const std::string& ns) { return applied.count(ns) > 0; });
+  // Its kube-root-ca.crt, arriving before the namespace's own event.
+  EXPECT_TRUE(keep(secret("new-stage", "kube-root-ca.crt")));
+  EXPECT_FALSE(keep(secret("other", "kube-root-ca.crt")));
+  // Once cached, the namespace's labels decide, whatever was applied.
+  namespaces->upsert(ownedNamespace("new-stage", ""));
+  EXPECT_FALSE(keep(secret("new-stage", "kube-root-ca.crt")));
+  EXPECT_FALSE(keep(secret("team-a", "chart-made", {{"meta.helm.sh/release-name", "redis"}})))
+      << "helm's objects are kept only by the ConfigMap and Secret caches";
 }
 
 TEST(CachePolicyTest, ANamespaceOwnerChangeIsWhatCallsForARecheck) {
