@@ -31,13 +31,14 @@ bool madeByHelm(const kube::Json& object) {
 
 std::function<bool(const kube::Json&)> inEnvironmentNamespace(runtime::StorePtr namespaces,
                                                               NamespaceClaimed claimed) {
-  return [namespaces = std::move(namespaces), claimed = std::move(claimed)](const kube::Json& object) {
-    const std::string ns = kube::namespaceOf(object);
-    if (ns.empty()) return false;
-    const runtime::ObjectPtr owner = namespaces->get(ns);
-    if (owner != nullptr) return !environment::ownerOf(*owner).empty();
-    return claimed && claimed(ns);
-  };
+  return
+      [namespaces = std::move(namespaces), claimed = std::move(claimed)](const kube::Json& object) {
+        const std::string ns = kube::namespaceOf(object);
+        if (ns.empty()) return false;
+        const runtime::ObjectPtr owner = namespaces->get(ns);
+        if (owner != nullptr) return !environment::ownerOf(*owner).empty();
+        return claimed && claimed(ns);
+      };
 }
 
 std::function<bool(const kube::Json&)> inEnvironmentNamespaceOrMadeByHelm(

@@ -264,6 +264,8 @@ int runManager(const Options& options, const kube::Config& config,
                                  .serviceAccountName = options.serviceAccountName});
   runtime::Controller controller("environment", reconciler, options.maxConcurrentReconciles);
   helmRuns.setNotify([&controller](const std::string& key) { controller.queue().add(key); });
+  // Before the controller's handler (EnvironmentReconciler::observe).
+  environments.addHandler([&reconciler](const runtime::Delta& d) { reconciler->observe(d); });
   controller.watchPrimary(environments);
   controller.watchSecondary(crdInformer, [store = environments.store()](const runtime::Delta&) {
     std::vector<std::string> keys;

@@ -25,6 +25,15 @@ bool Applier::applied(const kube::Resource& resource, const std::string& ns,
   return records_.count(recordKey(resource, ns, name)) > 0;
 }
 
+bool Applier::awaitingCache(const kube::Resource& resource, const kube::Json& desired) const {
+  if (!caches(resource)) return false;
+  const std::string key = recordKey(resource, kube::namespaceOf(desired), kube::nameOf(desired));
+  const std::size_t digest = std::hash<std::string>{}(desired.dump());
+  std::lock_guard lock(mu_);
+  auto it = records_.find(key);
+  return it != records_.end() && it->second.digest == digest && !it->second.cacheCaughtUp;
+}
+
 std::vector<runtime::ObjectPtr> Applier::ownedBy(const kube::Resource& resource,
                                                  const std::string& environment) const {
   auto it = liveStores_.find(resource.plural);
@@ -67,9 +76,9 @@ ApplyOutcome Applier::apply(const kube::Resource& resource, const kube::Json& de
     // object envop created): it is behind, not drifted. The write's own watch event brings
     // the Environment back, and this is judged then; a read now would only say the same.
     const bool cacheMoved =
-        last->cacheCaughtUp || (current ? runtime::resourceVersionOf(*current)
-                                        : std::string()) != last->resourceVersionBefore;
-    if (liveStores_.count(resource.plural) && !cacheMoved) return outcome;
+        last->cacheCaughtUp || (current ? runtime::resourceVersionOf(*current) : std::string()) !=
+                                   last->resourceVersionBefore;
+    if (caches(resource) && !cacheMoved) return outcome;
     // The cache disagrees with what we applied: a human changed or deleted one of our
     // fields, or (a kind without an informer) the cache cannot say. A read tells which.
     auto fresh = client_->get(resource, ns, name);
@@ -96,8 +105,7 @@ ApplyOutcome Applier::apply(const kube::Resource& resource, const kube::Json& de
     outcome.repairedDrift = false;
     return outcome;
   }
-  Record record{digest, runtime::resourceVersionOf(applied.value()),
-                appliedFields(applied.value()),
+  Record record{digest, runtime::resourceVersionOf(applied.value()), appliedFields(applied.value()),
                 current ? runtime::resourceVersionOf(*current) : std::string()};
   // An apply that changed nothing keeps the resourceVersion: no event will follow it.
   record.cacheCaughtUp = record.resourceVersion == record.resourceVersionBefore;

@@ -71,6 +71,13 @@ class Applier final {
   // Whether envop has applied this object since it started (and not removed or let go of it).
   bool applied(const kube::Resource& resource, const std::string& ns,
                const std::string& name) const;
+  // Whether envop applied exactly `desired` last and the kind's cache has not shown the object
+  // since (it is behind envop's own write).
+  bool awaitingCache(const kube::Resource& resource, const kube::Json& desired) const;
+  // Whether the kind has an informer's cache here (live, ownedBy answer from it).
+  bool caches(const kube::Resource& resource) const {
+    return liveStores_.count(resource.plural) > 0;
+  }
   // The cached live object, or null (not cached, or the kind has no informer).
   runtime::ObjectPtr live(const kube::Resource& resource, const std::string& ns,
                           const std::string& name) const;

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "controller/environment/environment_metrics.h"
+#include "controller/environment/field_reader.h"
 #include "controller/environment/monitoring_metrics.h"
 
 namespace envop::environment {
@@ -29,6 +30,15 @@ constexpr auto kFailedRecheckAtMost = 1min;
 // How soon to look again at a Stalled Environment whose cause may go away without an
 // edit to it (someone deletes the namespace that was in the way).
 constexpr auto kStalledRecheck = 5min;
+
+// metadata.generation, or 0 when it is not a whole number (a spec that failed to parse).
+std::int64_t generationOf(const Json& object) {
+  const Json* metadata = FieldReader::child(object, "metadata");
+  const Json* generation =
+      metadata != nullptr ? FieldReader::child(*metadata, "generation") : nullptr;
+  return generation != nullptr && generation->is_number_integer() ? generation->get<std::int64_t>()
+                                                                  : 0;
+}
 
 // `interval` plus up to a tenth more, at random.
 util::Duration jittered(std::chrono::seconds interval) {
@@ -160,6 +170,14 @@ std::string EnvironmentReconciler::publish(const Json& object, const StatusInput
     }
     if (!written && !written.error().isNotFound()) {
       return "writing status: " + written.error().describe();
+    }
+    if (written) {
+      const std::string before = runtime::resourceVersionOf(object);
+      if (runtime::resourceVersionOf(written.value()) != before) {
+        std::lock_guard lock(writtenMu_);
+        written_[kube::nameOf(object)] = {before,
+                                          std::make_shared<const Json>(std::move(written.value()))};
+      }
     }
   }
   for (const ConditionEvent& e : eventsFor(result.transitions)) {
@@ -314,8 +332,30 @@ ReconcileResult EnvironmentReconciler::observe(const Json& object, const Environ
   return ReconcileResult::done();
 }
 
+void EnvironmentReconciler::observe(const runtime::Delta& delta) {
+  std::lock_guard lock(writtenMu_);
+  auto it = written_.find(delta.key);
+  if (it == written_.end()) return;
+  if (delta.type == runtime::Delta::Type::kDeleted || !delta.object ||
+      runtime::resourceVersionOf(*delta.object) != it->second.resourceVersionBefore) {
+    written_.erase(it);
+  }
+}
+
+runtime::ObjectPtr EnvironmentReconciler::newest(const std::string& key,
+                                                 runtime::ObjectPtr cached) {
+  std::lock_guard lock(writtenMu_);
+  auto it = written_.find(key);
+  if (it == written_.end()) return cached;
+  if (cached && runtime::resourceVersionOf(*cached) == it->second.resourceVersionBefore) {
+    return it->second.object;
+  }
+  written_.erase(it);
+  return cached;
+}
+
 ReconcileResult EnvironmentReconciler::reconcile(const runtime::ReconcileRequest& request) {
-  const runtime::ObjectPtr cached = environments_->get(request.key);
+  const runtime::ObjectPtr cached = newest(request.key, environments_->get(request.key));
   if (!cached) {  // deleted, and finalized before that
     forgetEnvironmentStatus(request.key);
     return ReconcileResult::done();
@@ -327,14 +367,13 @@ ReconcileResult EnvironmentReconciler::reconcileObject(const Json& object,
                                                        const runtime::ReconcileRequest& request) {
   auto parsed = parseEnvironment(object);
   if (const auto* error = std::get_if<std::string>(&parsed)) {
-    StatusInput input{
-        .generation = object.value("metadata", Json::object()).value("generation", int64_t{0}),
-        .parts = {PartOutcome{.part = std::string(kPartNamespace),
-                              .state = PartOutcome::State::kStalled,
-                              .reason = "InvalidSpec",
-                              .message = *error}},
-        .previous = object.value("status", Json()),
-        .now = std::chrono::system_clock::now()};
+    StatusInput input{.generation = generationOf(object),
+                      .parts = {PartOutcome{.part = std::string(kPartNamespace),
+                                            .state = PartOutcome::State::kStalled,
+                                            .reason = "InvalidSpec",
+                                            .message = *error}},
+                      .previous = object.value("status", Json()),
+                      .now = std::chrono::system_clock::now()};
     publish(object, input);
     return ReconcileResult::terminalError(*error);
   }

@@ -10,6 +10,10 @@
 // deleting a suspended Environment lets go of the finalizer and deletes nothing.
 #pragma once
 
+#include <map>
+#include <mutex>
+#include <string>
+
 #include "controller/environment/applier.h"
 #include "controller/environment/external_services_part.h"
 #include "controller/environment/monitoring_part.h"
@@ -35,6 +39,9 @@ class EnvironmentReconciler final : public runtime::Reconciler {
                         runtime::EventRecorder& events, RegistryPart* registry = nullptr,
                         MonitoringPart* monitoring = nullptr, ReleaseRights rights = {});
   runtime::ReconcileResult reconcile(const runtime::ReconcileRequest& request) override;
+  // Every change the Environment informer stores, before the controller's own handler: once
+  // the cache has moved past the object a status write replaced, that write is its to show.
+  void observe(const runtime::Delta& delta);
 
  private:
   runtime::ReconcileResult finalize(const kube::Json& object, const EnvironmentSpec& env,
@@ -50,6 +57,19 @@ class EnvironmentReconciler final : public runtime::Reconciler {
   // Writes the status when it differs from the object's and turns condition
   // transitions into events; an error string when the write failed.
   std::string publish(const kube::Json& object, const StatusInput& input);
+
+  // The cached Environment, or the one envop's last status write returned while the cache
+  // still shows the object that write replaced: a reconcile woken before the cache caught up
+  // (by the write's own event, or an owned object's) then computes from what the server has,
+  // rather than write the same status again with a stale resourceVersion (a sure 409 and a read).
+  runtime::ObjectPtr newest(const std::string& key, runtime::ObjectPtr cached);
+
+  struct StatusWritten {
+    std::string resourceVersionBefore;
+    runtime::ObjectPtr object;
+  };
+  std::mutex writtenMu_;
+  std::map<std::string, StatusWritten> written_;  // guarded by writtenMu_; by Environment key
 
   runtime::StorePtr environments_;
   Applier& applier_;

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "controller/environment/alert_rules.h"
+#include "controller/environment/field_reader.h"
 
 namespace envop::environment {
 namespace {
@@ -101,7 +102,7 @@ Json desiredAlertsConfigMap(const EnvironmentSpec& env, const Json& groups) {
 
 std::vector<MonitoringPart::Owned> MonitoringPart::owned(const EnvironmentSpec& env,
                                                          const OperatorApis& apis,
-                                                         PartReport& report) {
+                                                         PartReport& report) const {
   std::vector<Owned> out;
   std::vector<const kube::Resource*> kinds = {&res::configMaps()};
   if (apis.serviceMonitors) kinds.push_back(&serviceMonitors());
@@ -110,8 +111,20 @@ std::vector<MonitoringPart::Owned> MonitoringPart::owned(const EnvironmentSpec& 
   const std::string selector = std::string(kEnvironmentLabel) + "=" + env.name + "," +
                                kComponentLabel + "=" + kComponentMonitoring;
   for (const kube::Resource* r : kinds) {
-    // The monitoring kinds may come and go with their CRDs, so they have no informer: one
-    // list per kind and reconcile, never per object.
+    // From the cache of what envop owns when there is one (the monitoring kinds' informers run
+    // while their CRDs are served, and none of their objects can exist otherwise): no list per
+    // reconcile. Without one, one list per kind and reconcile, never a read per object.
+    if (applier_.caches(*r)) {
+      for (const runtime::ObjectPtr& item : applier_.ownedBy(*r, env.name)) {
+        const Json* labels = FieldReader::child(*item, "metadata");
+        labels = labels != nullptr ? FieldReader::child(*labels, "labels") : nullptr;
+        const Json* component =
+            labels != nullptr ? FieldReader::child(*labels, kComponentLabel) : nullptr;
+        if (component == nullptr || *component != kComponentMonitoring) continue;
+        out.push_back({r, kube::namespaceOf(*item), kube::nameOf(*item)});
+      }
+      continue;
+    }
     auto listed = applier_.client().list(*r, "", {.labelSelector = selector});
     if (!listed) {
       if (listed.error().isNotFound()) continue;  // the CRD went away since the cache saw it

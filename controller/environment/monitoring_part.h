@@ -51,7 +51,7 @@ class MonitoringPart final {
   };
   // envop's monitoring objects of this Environment, of every kind the server serves now.
   std::vector<Owned> owned(const EnvironmentSpec& env, const OperatorApis& apis,
-                           PartReport& report);
+                           PartReport& report) const;
 
   Applier& applier_;
   ApisFn apis_;

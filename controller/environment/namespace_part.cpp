@@ -75,10 +75,23 @@ std::optional<Json> NamespacePart::currentNamespace(const std::string& name, Par
   return std::nullopt;
 }
 
+std::optional<Json> NamespacePart::appliedNamespace(const EnvironmentSpec& env) const {
+  for (const bool adopted : {false, true}) {
+    Json desired = desiredNamespace(env, adopted);
+    if (applier_.awaitingCache(res::namespaces(), desired)) return desired;
+  }
+  return std::nullopt;
+}
+
 NamespaceReport NamespacePart::pass(const EnvironmentSpec& env, bool observeOnly) {
   NamespaceReport report;
   const NamespaceSpec& ns = env.namespace_;
-  const std::optional<Json> existing = currentNamespace(ns.name, report);
+  // Right after envop applied the namespace, the cache is often behind (a new Environment is
+  // reconciled again for its own finalizer and status writes before the namespace's event
+  // arrives): what envop applied is what the namespace is, and asking the API server again,
+  // once per such reconcile, would only say so.
+  std::optional<Json> existing = appliedNamespace(env);
+  if (!existing) existing = currentNamespace(ns.name, report);
   if (report.state != State::kReady) return report;
   auto put = [&](const kube::Resource& r, const Json& desired, ApplyOptions options = {}) {
     if (observeOnly) {

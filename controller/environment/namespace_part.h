@@ -54,6 +54,9 @@ class NamespacePart final {
 
  private:
   NamespaceReport pass(const EnvironmentSpec& env, bool observeOnly);
+  // The namespace exactly as envop last applied it, while the cache has not shown it since;
+  // nullopt otherwise.
+  std::optional<kube::Json> appliedNamespace(const EnvironmentSpec& env) const;
   // The namespace as the API server has it (cache first), or nullopt when absent.
   std::optional<kube::Json> currentNamespace(const std::string& name, PartReport& report);
 

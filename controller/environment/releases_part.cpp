@@ -565,9 +565,12 @@ std::optional<PartOutcome> ReleasesPart::validate(const EnvironmentSpec& env, co
     stalled.message = *error;
     return stalled;
   }
-  // valuesFrom lives in the stage namespace: before it exists there is nothing to look at.
+  // valuesFrom lives in the stage namespace: before it exists there is nothing to look at
+  // (asked only when some release reads values from there).
+  const bool readsValues = std::any_of(spec.releases.begin(), spec.releases.end(),
+                                       [](const ReleaseSpec& r) { return !r.valuesFrom.empty(); });
   const bool namespaceExists =
-      client_->get(kube::resources::namespaces(), "", env.namespace_.name).ok();
+      readsValues && client_->get(kube::resources::namespaces(), "", env.namespace_.name).ok();
   for (const ReleaseSpec& r : spec.releases) {
     Entry entry;
     ReleaseSpec checked = r;

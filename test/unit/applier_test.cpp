@@ -1,5 +1,4 @@
 #include "controller/environment/applier.h"
-#include "controller/environment/spec.h"
 
 #include <gtest/gtest.h>
 
@@ -7,6 +6,7 @@
 #include <functional>
 #include <mutex>
 
+#include "controller/environment/spec.h"
 #include "test/fakes/scripted_transport.h"
 
 namespace envop::environment {
@@ -197,6 +197,10 @@ TEST_F(ApplierTest, AFieldEnvopAppliedTakenByAHumanIsDriftRepairedByForce) {
 TEST_F(ApplierTest, ACacheBehindEnvopsOwnWriteIsNoDriftAndCostsNoRead) {
   quotas_->upsert(liveQuota("0", nullptr));  // the cache from before envop's first apply
   ASSERT_FALSE(applier_->apply(res::resourceQuotas(), desiredQuota()).error);
+  EXPECT_TRUE(applier_->awaitingCache(res::resourceQuotas(), desiredQuota()));
+  Json other = desiredQuota();
+  other["spec"]["hard"]["pods"] = "11";
+  EXPECT_FALSE(applier_->awaitingCache(res::resourceQuotas(), other)) << "not what was applied";
   // Still the object from before the write: behind, and the write's event is on its way.
   ApplyOutcome outcome = applier_->apply(res::resourceQuotas(), desiredQuota());
   EXPECT_FALSE(outcome.wrote);
@@ -206,6 +210,7 @@ TEST_F(ApplierTest, ACacheBehindEnvopsOwnWriteIsNoDriftAndCostsNoRead) {
   // The event arrives: the cache shows envop's write.
   const auto seen = quotas_->upsert(liveQuota("1", kQuotaFields));
   applier_->observe(res::resourceQuotas(), *seen);
+  EXPECT_FALSE(applier_->awaitingCache(res::resourceQuotas(), desiredQuota()));
   outcome = applier_->apply(res::resourceQuotas(), desiredQuota());
   EXPECT_FALSE(outcome.wrote);
   EXPECT_EQ(transport_->requests().size(), 1u);
@@ -214,8 +219,9 @@ TEST_F(ApplierTest, ACacheBehindEnvopsOwnWriteIsNoDriftAndCostsNoRead) {
   const auto gone = quotas_->remove(liveQuota("2", kQuotaFields));
   applier_->observe(res::resourceQuotas(), *gone);
   handler_ = [](const kube::HttpRequest& r) {
-    return r.method == "GET" ? kube::HttpResponse{.status = 404, .body = R"({"kind":"Status","code":404})"}
-                             : ok(liveQuota("3", kQuotaFields));
+    return r.method == "GET"
+               ? kube::HttpResponse{.status = 404, .body = R"({"kind":"Status","code":404})"}
+               : ok(liveQuota("3", kQuotaFields));
   };
   outcome = applier_->apply(res::resourceQuotas(), desiredQuota());
   EXPECT_TRUE(outcome.wrote);

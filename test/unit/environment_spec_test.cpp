@@ -108,9 +108,10 @@ TEST(EnvironmentSpecTest, ErrorsNameTheField) {
                     {"externalServices",
                      {{"services", {{{"name", "pg"}, {"addresses", {{{"ip", "10.0.0.1"}}}}}}}}}}),
        "spec.externalServices.services[0].addresses"},
-      {environment({{"stage", "test"},
-                    {"externalServices",
-                     {{"services", {{{"name", "pg"}, {"hostname", "db"}, {"metricsPort", 70000}}}}}}}),
+      {environment(
+           {{"stage", "test"},
+            {"externalServices",
+             {{"services", {{{"name", "pg"}, {"hostname", "db"}, {"metricsPort", 70000}}}}}}}),
        "spec.externalServices.services[0].metricsPort"},
   };
   for (const Case& c : cases) {

@@ -180,6 +180,35 @@ TEST_F(MonitoringPartTest, MonitoringRemovedFromTheSpecOrTheEnvironmentDeletedLe
   EXPECT_EQ(keys().size(), 4u) << "retained, only disowned";
 }
 
+TEST_F(MonitoringPartTest, WithTheCachesOfWhatEnvopOwnsNothingIsListed) {
+  part_->reconcile(pro());
+  // The informers' caches, filled with what the API server now has (and one object of another
+  // Environment, which is not this one's to remove).
+  std::map<std::string, runtime::StorePtr> stores;
+  for (const char* kind : {"configmaps", "servicemonitors", "podmonitors", "prometheusrules"}) {
+    stores[kind] = std::make_shared<runtime::Store>(std::string(kEnvironmentLabel));
+  }
+  for (const auto& [key, object] : api_.objects()) {
+    stores.at(key.substr(0, key.find('/')))->upsert(object);
+  }
+  Json other = api_.objects().at("prometheusrules/pro/pro-alerts");
+  other["metadata"]["name"] = "test-alerts";
+  other["metadata"]["labels"][std::string(kEnvironmentLabel)] = "test";
+  stores.at("prometheusrules")->upsert(other);
+  Applier cached(std::make_shared<kube::Client>(transport_), stores);
+  MonitoringPart part(
+      cached, [this] { return apis_; }, [this](const EnvironmentSpec&) { return sdTargets_; });
+  const std::size_t before = transport_->requests().size();
+
+  EnvironmentSpec none = pro();
+  none.monitoring.reset();
+  EXPECT_EQ(part.reconcile(none).state, State::kNotConfigured);
+  EXPECT_TRUE(keys().empty());
+  const auto requests = transport_->requests();
+  ASSERT_EQ(requests.size() - before, 4u) << "one DELETE per object, no list";
+  for (std::size_t i = before; i < requests.size(); ++i) EXPECT_EQ(requests[i].method, "DELETE");
+}
+
 TEST_F(MonitoringPartTest, ModeNoneStillWritesTheAlertsAsARuleFile) {
   EnvironmentSpec env = pro();
   env.monitoring->mode = MonitoringMode::kNone;

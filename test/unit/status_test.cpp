@@ -427,8 +427,8 @@ TEST(StatusTransitions, ReasonChangeWithoutFlipIsATransition) {
 }
 
 TEST(StatusEvents, NormalTransitionsAreOneEventWarningsEachTheirOwn) {
-  const StatusResult first =
-      computeStatus(input({part(kPartNamespace, State::kReady), part(kPartReleases, State::kReady)}));
+  const StatusResult first = computeStatus(
+      input({part(kPartNamespace, State::kReady), part(kPartReleases, State::kReady)}));
   // A first reconcile: Ready, NamespaceReady and ReleasesReady appear, one event says so.
   EXPECT_EQ(eventsFor(first.transitions),
             (std::vector<ConditionEvent>{
@@ -454,13 +454,16 @@ TEST(StatusEvents, NormalTransitionsAreOneEventWarningsEachTheirOwn) {
             events.end());
 
   // Normal ones without Ready keep their own order and the first one's reason.
-  EXPECT_EQ(eventsFor({{.type = "NamespaceReady", .newStatus = "True", .reason = "Reconciled"},
-                       {.type = "Reconciling", .newStatus = "True", .reason = "Progressing",
-                        .message = "Releases: installing web"},
-                       {.type = "Stalled", .oldStatus = "True"}}),
-            (std::vector<ConditionEvent>{
-                {.reason = "Reconciled",
-                 .note = "NamespaceReady is True; Reconciling is True: Releases: installing web"}}));
+  EXPECT_EQ(
+      eventsFor({{.type = "NamespaceReady", .newStatus = "True", .reason = "Reconciled"},
+                 {.type = "Reconciling",
+                  .newStatus = "True",
+                  .reason = "Progressing",
+                  .message = "Releases: installing web"},
+                 {.type = "Stalled", .oldStatus = "True"}}),
+      (std::vector<ConditionEvent>{
+          {.reason = "Reconciled",
+           .note = "NamespaceReady is True; Reconciling is True: Releases: installing web"}}));
   EXPECT_TRUE(eventsFor({}).empty());
 }
 
