@@ -7,6 +7,10 @@ namespace envop::environment {
 Applier::Applier(kube::ClientPtr client, std::map<std::string, runtime::StorePtr> liveStores)
     : client_(std::move(client)), liveStores_(std::move(liveStores)) {}
 
+std::size_t Applier::digestOf(const kube::Json& desired) {
+  return std::hash<std::string>{}(desired.dump());
+}
+
 std::string Applier::recordKey(const kube::Resource& r, const std::string& ns,
                                const std::string& name) {
   return r.group + "/" + r.plural + "/" + ns + "/" + name;
@@ -28,7 +32,7 @@ bool Applier::applied(const kube::Resource& resource, const std::string& ns,
 bool Applier::awaitingCache(const kube::Resource& resource, const kube::Json& desired) const {
   if (!caches(resource)) return false;
   const std::string key = recordKey(resource, kube::namespaceOf(desired), kube::nameOf(desired));
-  const std::size_t digest = std::hash<std::string>{}(desired.dump());
+  const std::size_t digest = digestOf(desired);
   std::lock_guard lock(mu_);
   auto it = records_.find(key);
   return it != records_.end() && it->second.digest == digest && !it->second.cacheCaughtUp;
@@ -61,7 +65,7 @@ ApplyOutcome Applier::apply(const kube::Resource& resource, const kube::Json& de
   const std::string ns = kube::namespaceOf(desired);
   const std::string name = kube::nameOf(desired);
   const std::string key = recordKey(resource, ns, name);
-  const std::size_t digest = std::hash<std::string>{}(desired.dump());
+  const std::size_t digest = digestOf(desired);
   const runtime::ObjectPtr current = live(resource, ns, name);
   ApplyOutcome outcome;
   std::optional<Record> last;  // our last apply of this object, whatever it asked for
@@ -75,10 +79,10 @@ ApplyOutcome Applier::apply(const kube::Resource& resource, const kube::Json& de
     // The cache still shows the object as it was before envop's write (or still lacks the
     // object envop created): it is behind, not drifted. The write's own watch event brings
     // the Environment back, and this is judged then; a read now would only say the same.
-    const bool cacheMoved =
-        last->cacheCaughtUp || (current ? runtime::resourceVersionOf(*current) : std::string()) !=
-                                   last->resourceVersionBefore;
-    if (caches(resource) && !cacheMoved) return outcome;
+    if (caches(resource) &&
+        !last->cacheMovedTo(current ? runtime::resourceVersionOf(*current) : "")) {
+      return outcome;
+    }
     // The cache disagrees with what we applied: a human changed or deleted one of our
     // fields, or (a kind without an informer) the cache cannot say. A read tells which.
     auto fresh = client_->get(resource, ns, name);
@@ -120,11 +124,9 @@ void Applier::observe(const kube::Resource& resource, const runtime::Delta& delt
       recordKey(resource, kube::namespaceOf(*delta.object), kube::nameOf(*delta.object));
   std::lock_guard lock(mu_);
   auto it = records_.find(key);
-  if (it == records_.end() || it->second.cacheCaughtUp) return;
-  if (delta.type == runtime::Delta::Type::kDeleted ||
-      runtime::resourceVersionOf(*delta.object) != it->second.resourceVersionBefore) {
-    it->second.cacheCaughtUp = true;
-  }
+  if (it == records_.end()) return;
+  it->second.cacheCaughtUp = delta.type == runtime::Delta::Type::kDeleted ||
+                             it->second.cacheMovedTo(runtime::resourceVersionOf(*delta.object));
 }
 
 ApplyOutcome Applier::disown(const kube::Resource& resource, const std::string& ns,

@@ -93,7 +93,13 @@ class Applier final {
     // the cache has shown anything else since: until then it is behind envop's own write.
     std::string resourceVersionBefore;
     bool cacheCaughtUp = false;
+    // Whether a cache showing this resourceVersion ("" when it lacks the object) has seen
+    // envop's write, or something after it.
+    bool cacheMovedTo(const std::string& cachedResourceVersion) const {
+      return cacheCaughtUp || cachedResourceVersion != resourceVersionBefore;
+    }
   };
+  static std::size_t digestOf(const kube::Json& desired);
   static std::string recordKey(const kube::Resource& r, const std::string& ns,
                                const std::string& name);
   // Whether `object` still shows what envop last applied: the same resourceVersion, or

@@ -33,11 +33,8 @@ constexpr auto kStalledRecheck = 5min;
 
 // metadata.generation, or 0 when it is not a whole number (a spec that failed to parse).
 std::int64_t generationOf(const Json& object) {
-  const Json* metadata = FieldReader::child(object, "metadata");
-  const Json* generation =
-      metadata != nullptr ? FieldReader::child(*metadata, "generation") : nullptr;
-  return generation != nullptr && generation->is_number_integer() ? generation->get<std::int64_t>()
-                                                                  : 0;
+  FieldReader r;
+  return r.integer(r.object(object, "metadata", "metadata"), "generation", "", 0);
 }
 
 // `interval` plus up to a tenth more, at random.

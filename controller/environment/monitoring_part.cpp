@@ -3,7 +3,6 @@
 #include <set>
 
 #include "controller/environment/alert_rules.h"
-#include "controller/environment/field_reader.h"
 
 namespace envop::environment {
 namespace {
@@ -116,11 +115,7 @@ std::vector<MonitoringPart::Owned> MonitoringPart::owned(const EnvironmentSpec& 
     // reconcile. Without one, one list per kind and reconcile, never a read per object.
     if (applier_.caches(*r)) {
       for (const runtime::ObjectPtr& item : applier_.ownedBy(*r, env.name)) {
-        const Json* labels = FieldReader::child(*item, "metadata");
-        labels = labels != nullptr ? FieldReader::child(*labels, "labels") : nullptr;
-        const Json* component =
-            labels != nullptr ? FieldReader::child(*labels, kComponentLabel) : nullptr;
-        if (component == nullptr || *component != kComponentMonitoring) continue;
+        if (runtime::labelOf(*item, kComponentLabel) != kComponentMonitoring) continue;
         out.push_back({r, kube::namespaceOf(*item), kube::nameOf(*item)});
       }
       continue;

@@ -1,6 +1,7 @@
 #include "controller/environment/spec.h"
 
 #include "controller/environment/field_reader.h"
+#include "controller/runtime/store.h"
 
 namespace envop::environment {
 
@@ -8,12 +9,7 @@ Json ownershipLabels(const std::string& environment) {
   return {{kManagedByLabel, kManagedByValue}, {kEnvironmentLabel, environment}};
 }
 
-std::string ownerOf(const Json& object) {
-  const Json* labels = FieldReader::child(object, "metadata");
-  labels = labels != nullptr ? FieldReader::child(*labels, "labels") : nullptr;
-  const Json* owner = labels != nullptr ? FieldReader::child(*labels, kEnvironmentLabel) : nullptr;
-  return owner != nullptr && owner->is_string() ? owner->get<std::string>() : "";
-}
+std::string ownerOf(const Json& object) { return runtime::labelOf(object, kEnvironmentLabel); }
 
 bool ownedBy(const Json& object, const std::string& environment) {
   return ownerOf(object) == environment;
@@ -104,8 +100,11 @@ std::variant<EnvironmentSpec, std::string> parseEnvironment(const Json& object) 
         svc.name = r.string(s, "name", path + ".name");
         svc.hostname = r.string(s, "hostname", path + ".hostname");
         for (const Json& a : r.array(s, "addresses", path + ".addresses")) {
-          if (!a.is_string()) r.fail(path + ".addresses: must be a list of IP addresses");
-          if (a.is_string()) svc.addresses.push_back(a.get<std::string>());
+          if (a.is_string()) {
+            svc.addresses.push_back(a.get<std::string>());
+          } else {
+            r.fail(path + ".addresses: must be a list of IP addresses");
+          }
         }
         if (svc.addresses.empty() == svc.hostname.empty()) {
           r.fail(path + ": needs exactly one of addresses or hostname");

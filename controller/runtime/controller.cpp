@@ -201,13 +201,8 @@ KeyMapper byLabel(std::string label) {
     std::vector<std::string> keys;
     for (const ObjectPtr& object : {delta.object, delta.oldObject}) {
       if (!object) continue;
-      const auto& labels =
-          object->value("metadata", kube::Json::object()).value("labels", kube::Json::object());
-      auto it = labels.find(label);
-      if (it != labels.end() && it->is_string()) {
-        const std::string key = it->get<std::string>();
-        if (keys.empty() || keys.front() != key) keys.push_back(key);
-      }
+      std::string key = labelOf(*object, label);
+      if (!key.empty() && (keys.empty() || keys.front() != key)) keys.push_back(std::move(key));
     }
     return keys;
   };

@@ -6,12 +6,20 @@
 namespace envop::runtime {
 namespace {
 
+// parent[key] when parent is an object and it holds that key; null otherwise.
+const Object* childOf(const Object* parent, const std::string& key) {
+  if (parent == nullptr || !parent->is_object()) return nullptr;
+  const auto it = parent->find(key);
+  return it == parent->end() ? nullptr : &*it;
+}
+
+std::string stringIn(const Object* parent, const std::string& key) {
+  const Object* value = childOf(parent, key);
+  return value != nullptr && value->is_string() ? value->get<std::string>() : std::string();
+}
+
 std::string stringAt(const Object& object, const char* field) {
-  const auto metadata = object.find("metadata");
-  if (metadata == object.end() || !metadata->is_object()) return {};
-  const auto value = metadata->find(field);
-  if (value == metadata->end() || !value->is_string()) return {};
-  return value->get<std::string>();
+  return stringIn(childOf(&object, "metadata"), field);
 }
 
 }  // namespace
@@ -32,24 +40,22 @@ std::optional<std::string> objectKey(const Object& object) {
 
 std::string resourceVersionOf(const Object& object) { return stringAt(object, "resourceVersion"); }
 
-Store::Store(std::string indexLabel) : indexLabel_(std::move(indexLabel)) {}
-
-std::string Store::labelOf(const Object& object) const {
-  if (indexLabel_.empty() || !object.is_object()) return {};
-  const auto metadata = object.find("metadata");
-  if (metadata == object.end() || !metadata->is_object()) return {};
-  const auto labels = metadata->find("labels");
-  if (labels == metadata->end() || !labels->is_object()) return {};
-  const auto value = labels->find(indexLabel_);
-  return value != labels->end() && value->is_string() ? value->get<std::string>() : "";
+std::string labelOf(const Object& object, const std::string& label) {
+  return stringIn(childOf(childOf(&object, "metadata"), "labels"), label);
 }
 
+Store::Store(std::string indexLabel) : indexLabel_(std::move(indexLabel)) {}
+
 void Store::index(const std::string& key, const ObjectPtr& object) {
-  if (std::string value = labelOf(*object); !value.empty()) byLabel_[std::move(value)].insert(key);
+  if (indexLabel_.empty()) return;
+  if (std::string value = labelOf(*object, indexLabel_); !value.empty()) {
+    byLabel_[std::move(value)].insert(key);
+  }
 }
 
 void Store::unindex(const std::string& key, const ObjectPtr& object) {
-  const std::string value = labelOf(*object);
+  if (indexLabel_.empty()) return;
+  const std::string value = labelOf(*object, indexLabel_);
   if (value.empty()) return;
   const auto it = byLabel_.find(value);
   if (it == byLabel_.end()) return;

@@ -44,6 +44,8 @@ std::optional<std::string> objectKey(const Object& object);
 std::string objectKey(std::string_view nameSpace, std::string_view name);
 // metadata.resourceVersion, or "" if absent.
 std::string resourceVersionOf(const Object& object);
+// The value of metadata.labels[label], or "" if absent or not a string.
+std::string labelOf(const Object& object, const std::string& label);
 
 class Store final {
  public:
@@ -75,7 +77,6 @@ class Store final {
   Deltas replace(std::vector<Object> items);
 
  private:
-  std::string labelOf(const Object& object) const;
   // Under the write lock.
   void index(const std::string& key, const ObjectPtr& object);
   void unindex(const std::string& key, const ObjectPtr& object);
